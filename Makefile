@@ -1,0 +1,55 @@
+# exomir: workstation set-up (Debian/Ubuntu, no conda), example run and tests.
+#   make example   set up, write the simulated example, run the workflow on it
+#   make test      set up, run the test suite
+# Both are idempotent: a second call only redoes what changed.
+
+VENV        ?= .venv
+PYTHON      := $(VENV)/bin/python
+SNAKEMAKE   := $(VENV)/bin/snakemake
+CORES       ?= 2
+SYSTEM_TOOLS := bowtie samtools
+EXAMPLE     := resources/example/samples.tsv
+
+.PHONY: setup system-tools example example-data test lint benchmark clean
+
+setup: system-tools $(VENV)/.installed
+
+# bowtie 1.x and samtools from Debian's packages (root, or sudo where available).
+system-tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_TOOLS) >/dev/null; \
+	fi
+	@bowtie --version | head -n 1; samtools --version | head -n 1
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --no-build-isolation umi-tools==1.1.6
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(EXAMPLE): $(VENV)/.installed workflow/exomir/simulate.py
+	$(PYTHON) -m exomir.simulate --outdir resources/example
+
+example-data: $(EXAMPLE)
+
+example: setup example-data
+	$(SNAKEMAKE) --cores $(CORES)
+
+test: setup
+	$(PYTHON) -m pytest tests
+
+lint: setup
+	$(SNAKEMAKE) --lint
+	$(VENV)/bin/snakefmt --check Snakefile workflow
+
+benchmark: setup
+	$(PYTHON) benchmarks/workflow_benchmark.py
+	$(PYTHON) benchmarks/de_benchmark.py
+
+clean:
+	rm -rf results logs .snakemake

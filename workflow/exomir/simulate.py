@@ -1,0 +1,214 @@
+"""Deterministic simulator of plasma-exosome small-RNA libraries with known truth.
+
+Each library is a gzipped FASTQ of 50-nt single-end reads laid out as the kit
+would sequence them (TruSeq by default: insert + 3' adapter + index read-through).
+What is drawn, all from one seeded ``numpy`` generator:
+
+* a plasma-like miRNA profile: a few dominant miRNAs (miR-486-5p, miR-92a-3p,
+  miR-451a, miR-16-5p, let-7b-5p, …) over a long log-normal tail;
+* per-sample molecule counts from a negative binomial (biological dispersion)
+  around that profile, scaled by a per-sample library size and by the planted
+  log2 fold changes in resistant samples (review miRNAs among them);
+* per-molecule isomiRs: 3' trimming, templated 3' extension and 5' shifts
+  (read off the hairpin), non-templated 3' A/U addition;
+* sequencing errors (substitutions), adapter dimers and non-miRNA inserts.
+
+Truth tables give the molecules per count feature per sample and the planted
+effects, so the workflow's output can be checked against them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from .reference import build_features, locate_mature_in_hairpins, mature_from_fasta, read_fasta
+
+TRUSEQ_READTHROUGH = "TGGAATTCTCGGGTGCCAAGGAACTCCAGTCACACAGTGATCTCGTATGCCGTCTTCTGCTTGAAAAAAAAAA"
+READ_LENGTH = 50
+BASES = np.array(list("ACGT"))
+
+# Abundant plasma miRNAs (relative weight); the tail is drawn at random.
+PLASMA_TOP = {
+    "hsa-miR-486-5p": 60,
+    "hsa-miR-92a-3p": 40,
+    "hsa-miR-451a": 35,
+    "hsa-miR-16-5p": 25,
+    "hsa-let-7b-5p": 18,
+    "hsa-miR-423-5p": 12,
+    "hsa-miR-25-3p": 10,
+    "hsa-miR-223-3p": 10,
+    "hsa-let-7a-5p": 9,
+    "hsa-miR-21-5p": 8,
+    "hsa-miR-23a-3p": 6,
+    "hsa-miR-126-3p": 6,
+    "hsa-miR-191-5p": 5,
+    "hsa-miR-142-3p": 5,
+    "hsa-miR-150-5p": 4,
+    "hsa-miR-30d-5p": 4,
+    "hsa-miR-122-5p": 4,
+}
+# Review miRNAs planted as differentially expressed (log2 fold change resistant vs sensitive).
+PLANTED_REVIEW = {
+    "hsa-miR-21-5p": 1.5,
+    "hsa-miR-155-5p": 1.8,
+    "hsa-miR-221-3p": 1.6,
+    "hsa-miR-222-3p": 1.7,
+    "hsa-miR-100-5p": 1.5,
+    "hsa-miR-34a-5p": -1.6,
+    "hsa-miR-200c-3p": -1.5,
+    "hsa-miR-146a-5p": -1.5,
+}
+
+
+def _plasma_profile(rng, features: list[str], n_expressed: int) -> dict[str, float]:
+    """Relative abundance of the expressed features (sums to 1)."""
+    weights = {f: w for f, w in PLASMA_TOP.items() if f in features}
+    for f in PLANTED_REVIEW:
+        weights.setdefault(f, 2.0)
+    others = [f for f in features if f not in weights]
+    tail = rng.choice(len(others), size=n_expressed - len(weights), replace=False)
+    for i in sorted(tail):
+        weights[others[i]] = float(rng.lognormal(mean=-1.5, sigma=1.5))
+    total = sum(weights.values())
+    return {f: w / total for f, w in sorted(weights.items())}
+
+
+def _mutate(rng, seq: str, error_rate: float) -> str:
+    errors = rng.random(len(seq)) < error_rate
+    if not errors.any():
+        return seq
+    chars = list(seq)
+    for i in np.flatnonzero(errors):
+        chars[i] = rng.choice([b for b in "ACGT" if b != chars[i]])
+    return "".join(chars)
+
+
+def _isomir(rng, hairpin: str, start: int, end: int) -> str:
+    """One molecule of the mature at hairpin[start:end], possibly an isomiR."""
+    u = rng.random()
+    if u < 0.70:
+        return hairpin[start:end]
+    if u < 0.80:  # 3' trimming
+        return hairpin[start : end - int(rng.integers(1, 3))]
+    if u < 0.88:  # templated 3' extension
+        return hairpin[start : min(len(hairpin), end + int(rng.integers(1, 3)))]
+    if u < 0.95:  # non-templated 3' addition
+        return hairpin[start:end] + ("A" if rng.random() < 0.6 else "T")
+    shift = 1 if rng.random() < 0.5 else -1  # templated 5' shift
+    return hairpin[max(0, start + shift) : end]
+
+
+def simulate(
+    mature_fasta: str | Path,
+    hairpin_fasta: str | Path,
+    outdir: str | Path,
+    n_per_group: int = 6,
+    reads_per_sample: int = 40_000,
+    n_expressed: int = 300,
+    n_planted_extra: int = 22,
+    dispersion: float = 0.05,
+    error_rate: float = 0.001,
+    dimer_fraction: float = 0.10,
+    other_fraction: float = 0.12,
+    seed: int = 20261122,
+) -> None:
+    rng = np.random.default_rng(seed)
+    outdir = Path(outdir)
+    (outdir / "fastq").mkdir(parents=True, exist_ok=True)
+
+    features = build_features(mature_from_fasta(mature_fasta))
+    hairpins = list(read_fasta(hairpin_fasta))
+    hairpin_seq = dict(hairpins)
+    first_location = {}
+    for loc in locate_mature_in_hairpins(features, hairpins):
+        first_location.setdefault(loc.feature, loc)
+    names = [f for f, _, _ in features if f in first_location]
+
+    profile = _plasma_profile(rng, names, n_expressed)
+    mirna_reads = reads_per_sample * (1 - dimer_fraction - other_fraction)
+    base_mean = {f: p * mirna_reads for f, p in profile.items()}
+    lfc = dict(PLANTED_REVIEW)
+    candidates = sorted(f for f, m in base_mean.items() if m >= 150 and f not in lfc)
+    for i in rng.choice(len(candidates), size=n_planted_extra, replace=False):
+        magnitude = float(rng.uniform(1.2, 2.0))
+        lfc[candidates[i]] = magnitude if len(lfc) % 2 == 0 else -magnitude
+
+    samples = [(f"R{i + 1:02d}", "resistant") for i in range(n_per_group)] + [
+        (f"S{i + 1:02d}", "sensitive") for i in range(n_per_group)
+    ]
+    expressed = sorted(base_mean)
+    truth = {}
+    sheet = ["sample\tcondition\tbatch\tfastq"]
+    for index, (sample, condition) in enumerate(samples):
+        size = float(rng.uniform(0.7, 1.3))
+        molecules = {}
+        for f in expressed:
+            mu = base_mean[f] * size * (2 ** lfc.get(f, 0.0) if condition == "resistant" else 1.0)
+            # negative binomial as a gamma-Poisson mixture
+            molecules[f] = int(rng.poisson(rng.gamma(1 / dispersion, mu * dispersion)))
+        truth[sample] = molecules
+        inserts = []
+        for f in expressed:
+            loc = first_location[f]
+            hp = hairpin_seq[loc.hairpin]
+            for _ in range(molecules[f]):
+                inserts.append(_mutate(rng, _isomir(rng, hp, loc.start, loc.end), error_rate))
+        n_total = int(len(inserts) / (1 - dimer_fraction - other_fraction))
+        inserts += [""] * int(n_total * dimer_fraction)
+        for _ in range(int(n_total * other_fraction)):
+            length = int(rng.integers(14, 40))
+            inserts.append("".join(rng.choice(BASES, size=length)))
+        order = rng.permutation(len(inserts))
+        batch = "A" if index % 2 == 0 else "B"
+        path = outdir / "fastq" / f"{sample}.fastq.gz"
+        _write_fastq(path, sample, [inserts[i] for i in order])
+        sheet.append(f"{sample}\t{condition}\t{batch}\tfastq/{sample}.fastq.gz")
+
+    (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n")
+    with open(outdir / "truth_counts.tsv", "w") as out:
+        out.write("feature\t" + "\t".join(s for s, _ in samples) + "\n")
+        for f in expressed:
+            out.write(f + "\t" + "\t".join(str(truth[s][f]) for s, _ in samples) + "\n")
+    with open(outdir / "truth_de.tsv", "w") as out:
+        out.write("feature\tbase_mean\tlog2FoldChange\n")
+        for f in expressed:
+            out.write(f"{f}\t{base_mean[f]:.3f}\t{lfc.get(f, 0.0):.4f}\n")
+
+
+def _write_fastq(path: Path, sample: str, inserts: list[str]) -> None:
+    """FASTQ with fixed gzip header fields, so files are byte-identical between runs."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+        lines = []
+        for i, insert in enumerate(inserts, start=1):
+            read = (insert + TRUSEQ_READTHROUGH)[:READ_LENGTH]
+            lines.append(f"@{sample}:{i}\n{read}\n+\n{'I' * READ_LENGTH}\n")
+        gz.write("".join(lines).encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    root = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outdir", default=str(root / "resources" / "example"))
+    parser.add_argument("--mature", default=str(root / "resources" / "mirbase" / "hsa_mature.fa"))
+    parser.add_argument("--hairpin", default=str(root / "resources" / "mirbase" / "hsa_hairpin.fa"))
+    parser.add_argument("--per-group", type=int, default=6)
+    parser.add_argument("--reads", type=int, default=40_000)
+    parser.add_argument("--seed", type=int, default=20261122)
+    args = parser.parse_args(argv)
+    simulate(
+        args.mature,
+        args.hairpin,
+        args.outdir,
+        n_per_group=args.per_group,
+        reads_per_sample=args.reads,
+        seed=args.seed,
+    )
+    print(f"example written to {args.outdir}")
+
+
+if __name__ == "__main__":
+    main()

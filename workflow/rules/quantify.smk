@@ -1,0 +1,95 @@
+rule bowtie_align_mature:
+    """Unique inserts, end to end, to the mature features (identical sequences merged)."""
+    input:
+        reads="results/collapsed/{sample}.fa",
+        index=multiext(
+            "results/reference/bowtie/mature_features", ".1.ebwt", ".rev.1.ebwt"
+        ),
+    output:
+        bam="results/align/{sample}.mature.bam",
+    log:
+        "logs/bowtie/{sample}.mature.log",
+    benchmark:
+        "results/benchmarks/bowtie/{sample}.mature.tsv"
+    conda:
+        "../../envs/bowtie.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+    params:
+        index=lambda wildcards, input: input.index[0].removesuffix(".1.ebwt"),
+        mismatches=config["alignment"]["mismatches"],
+    shell:
+        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata "
+        "--norc --sam --no-unal -x {params.index} {input.reads} 2> {log} "
+        "| samtools view --no-PG -b -o {output.bam} - 2>> {log}"
+
+
+rule bowtie_align_hairpin:
+    """Unique inserts to the hairpins: isomiRs that extend past the mature, and precursor reads."""
+    input:
+        reads="results/collapsed/{sample}.fa",
+        index=multiext("results/reference/bowtie/hairpin", ".1.ebwt", ".rev.1.ebwt"),
+    output:
+        bam="results/align/{sample}.hairpin.bam",
+    log:
+        "logs/bowtie/{sample}.hairpin.log",
+    benchmark:
+        "results/benchmarks/bowtie/{sample}.hairpin.tsv"
+    conda:
+        "../../envs/bowtie.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+    params:
+        index=lambda wildcards, input: input.index[0].removesuffix(".1.ebwt"),
+        mismatches=config["alignment"]["mismatches"],
+    shell:
+        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata "
+        "--norc --sam --no-unal -x {params.index} {input.reads} 2> {log} "
+        "| samtools view --no-PG -b -o {output.bam} - 2>> {log}"
+
+
+rule pysam_count_sample:
+    """isomiR-aware mature and hairpin counts of one sample, weighted by collapse multiplicity."""
+    input:
+        mature_bam="results/align/{sample}.mature.bam",
+        hairpin_bam="results/align/{sample}.hairpin.bam",
+        locations="results/reference/mature_in_hairpin.tsv",
+    output:
+        mature="results/counts/per_sample/{sample}.mature.tsv",
+        hairpin="results/counts/per_sample/{sample}.hairpin.tsv",
+        isomirs="results/isomirs/{sample}.tsv",
+    log:
+        "logs/counts/{sample}.log",
+    benchmark:
+        "results/benchmarks/counts/{sample}.tsv"
+    conda:
+        "../../envs/pysam.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        tolerance_5p=config["alignment"]["tolerance_5p"],
+        tolerance_3p=config["alignment"]["tolerance_3p"],
+    script:
+        "../scripts/count_sample.py"
+
+
+rule count_matrix:
+    """Integer miRNA x sample matrices (every reference feature, zeros included)."""
+    input:
+        mature=expand("results/counts/per_sample/{sample}.mature.tsv", sample=SAMPLES),
+        hairpin=expand("results/counts/per_sample/{sample}.hairpin.tsv", sample=SAMPLES),
+        features="results/reference/features.tsv",
+        hairpins="results/reference/hairpin.fa",
+    output:
+        mature="results/counts/mature_counts.tsv",
+        hairpin="results/counts/hairpin_counts.tsv",
+    log:
+        "logs/counts/matrix.log",
+    conda:
+        "../../envs/python.yaml"
+    params:
+        samples=SAMPLES,
+    script:
+        "../scripts/count_matrix.py"

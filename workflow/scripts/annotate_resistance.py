@@ -1,0 +1,24 @@
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from exomir import annotate  # noqa: E402
+from exomir.wrapper import run  # noqa: E402
+
+
+def main(smk):
+    de = pd.read_csv(smk.input.de, sep="\t")
+    features = pd.read_csv(smk.input.features, sep="\t", dtype=str)
+    findings = annotate.read_resistance_list(smk.input.resistance_list)
+    alpha = smk.params.alpha
+    hits = annotate.resistance_hits(de, features, findings, alpha, smk.params.drug)
+    hits.to_csv(smk.output.hits, sep="\t", index=False, float_format="%.6g")
+    enrichment = annotate.enrichment(de, features, findings, alpha)
+    enrichment.to_csv(smk.output.enrichment, sep="\t", index=False, float_format="%.6g")
+    with open(smk.log[0], "w") as log:
+        log.write(f"{len(findings)} findings; {len(hits)} listed miRNAs detected\n")
+
+
+run(main, snakemake)

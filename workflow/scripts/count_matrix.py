@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from exomir import count, reference  # noqa: E402
+from exomir.wrapper import run  # noqa: E402
+
+
+def main(smk):
+    features = list(pd.read_csv(smk.input.features, sep="\t")["feature"])
+    hairpins = [name for name, _ in reference.read_fasta(smk.input.hairpins)]
+    samples = smk.params.samples
+    for key, names, out in (
+        ("mature", features, smk.output.mature),
+        ("hairpin", hairpins, smk.output.hairpin),
+    ):
+        matrix = count.merge_counts(dict(zip(samples, smk.input[key])), sorted(names))
+        matrix.to_csv(out, sep="\t")
+    with open(smk.log[0], "w") as log:
+        log.write(f"{len(features)} features, {len(hairpins)} hairpins, {len(samples)} samples\n")
+
+
+run(main, snakemake)

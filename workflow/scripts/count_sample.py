@@ -1,0 +1,22 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from exomir import count, reference  # noqa: E402
+from exomir.wrapper import run  # noqa: E402
+
+
+def main(smk):
+    counts = count.count_sample(
+        smk.input.mature_bam,
+        smk.input.hairpin_bam,
+        reference.read_locations(smk.input.locations),
+        count.Tolerance(smk.params.tolerance_5p, smk.params.tolerance_3p),
+    )
+    count.write_sample_counts(counts, smk.output.mature, smk.output.hairpin, smk.output.isomirs)
+    with open(smk.log[0], "w") as log:
+        log.write(f"mature reads: {sum(counts.mature.values()):.1f}\n")
+        log.write(f"hairpin reads: {sum(counts.hairpin.values()):.1f}\n")
+
+
+run(main, snakemake)

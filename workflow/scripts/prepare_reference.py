@@ -1,0 +1,33 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from exomir import reference  # noqa: E402
+from exomir.wrapper import run  # noqa: E402
+
+
+def main(smk):
+    mature = reference.mature_from_fasta(smk.input.mature)
+    hairpins = sorted(
+        (name, reference.to_dna(seq)) for name, seq in reference.read_fasta(smk.input.hairpin)
+    )
+    if not mature or not hairpins:
+        raise ValueError(
+            f"reference FASTA {smk.input.mature if not mature else smk.input.hairpin} has no "
+            "records; give miRBase-style FASTA files"
+        )
+    reference.write_reference(
+        mature,
+        hairpins,
+        smk.output.mature,
+        smk.output.hairpin,
+        smk.output.features,
+        smk.output.locations,
+    )
+    with open(smk.log[0], "w") as log:
+        log.write(f"{len(mature)} mature miRNAs, {len(hairpins)} hairpins\n")
+        for key in ("mature", "hairpin"):
+            log.write(f"{smk.input[key]}\tsha256:{reference.sha256(smk.input[key])}\n")
+
+
+run(main, snakemake)

@@ -1,0 +1,27 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from exomir import preprocess  # noqa: E402
+from exomir.wrapper import run  # noqa: E402
+
+
+def main(smk):
+    trimming = smk.params.trimming
+    preprocess.run(
+        sample=smk.wildcards.sample,
+        fastq=smk.input.fastq,
+        protocol=smk.params.protocol,
+        window=preprocess.LengthWindow(trimming["min_length"], trimming["max_length"]),
+        quality_cutoff=trimming["quality_cutoff"],
+        keep_untrimmed=trimming["keep_untrimmed"],
+        threads=smk.threads,
+        collapsed_fasta=smk.output.collapsed,
+        adapter_json=smk.output.adapter_json,
+        lengths_tsv=smk.output.lengths,
+        summary_json=smk.output.summary,
+        log=smk.log[0],
+    )
+
+
+run(main, snakemake)
