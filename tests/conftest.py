@@ -1,0 +1,85 @@
+"""Shared fixtures: paths, the simulated example, and Snakemake runs in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
+sys.path.insert(0, str(REPO / "workflow"))
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test when that folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared data folder sits beside the clone in CI")
+    return path
+
+
+def tool_env() -> dict[str, str]:
+    """Environment whose PATH finds the tools installed beside this Python (cutadapt, …)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_snakemake(
+    workdir: Path, config: dict | None = None, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the workflow from the repository with ``--directory workdir``.
+
+    ``config`` is written to ``workdir/config.yaml`` and passed with
+    ``--configfile`` (merged over the default config). stdout and stderr are
+    joined: Snakemake 9 prints errors to stdout.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--directory", str(workdir)]
+    # --configfile takes several values: it comes last, after any target
+    if config is not None:
+        cfg = workdir / "config.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(cfg)]
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def example_dir(tmp_path_factory) -> Path:
+    """The simulated example (same generator and seed as `make example`)."""
+    from exomir.simulate import simulate
+
+    out = tmp_path_factory.mktemp("example")
+    simulate(
+        REPO / "resources" / "mirbase" / "hsa_mature.fa",
+        REPO / "resources" / "mirbase" / "hsa_hairpin.fa",
+        out,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def example_run(example_dir, tmp_path_factory) -> Path:
+    """One complete workflow run on the example; returns its working directory."""
+    workdir = tmp_path_factory.mktemp("run1")
+    run_snakemake(workdir, {"samples": str(example_dir / "samples.tsv")})
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def example_rerun(example_dir, tmp_path_factory) -> Path:
+    """A second, independent run on the same input (for determinism)."""
+    workdir = tmp_path_factory.mktemp("run2")
+    run_snakemake(workdir, {"samples": str(example_dir / "samples.tsv")})
+    return workdir

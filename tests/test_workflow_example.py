@@ -1,0 +1,106 @@
+"""End to end on the simulated example: counts, DE and annotation against the simulator's truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+COUNT_TABLES = ("results/counts/mature_counts.tsv", "results/counts/hairpin_counts.tsv")
+DE_TABLE = "results/de/resistant_vs_sensitive.tsv"
+
+
+def _matrix(run, name):
+    return pd.read_csv(run / name, sep="\t", index_col=0)
+
+
+def test_count_tables_shape(example_run, example_dir):
+    mature = _matrix(example_run, COUNT_TABLES[0])
+    hairpin = _matrix(example_run, COUNT_TABLES[1])
+    sheet = pd.read_csv(example_dir / "samples.tsv", sep="\t")
+    assert list(mature.columns) == sorted(sheet["sample"])
+    assert list(hairpin.columns) == sorted(sheet["sample"])
+    # every human mature feature (2,656 names, 2,632 distinct sequences) is a row
+    assert len(mature) == 2632
+    assert len(hairpin) == 1917
+    assert all(dtype.kind == "i" for dtype in mature.dtypes)
+    assert "hsa-miR-199a-3p/hsa-miR-199b-3p" in mature.index
+    assert "hsa-miR-199a-3p" not in mature.index  # merged, never counted twice
+
+
+def test_counts_match_truth(example_run, example_dir):
+    counts = _matrix(example_run, COUNT_TABLES[0])
+    truth = pd.read_csv(example_dir / "truth_counts.tsv", sep="\t", index_col=0)
+    observed = counts.reindex(index=truth.index, columns=truth.columns)
+    enough = truth >= 50
+    relative_error = ((observed - truth).abs() / truth)[enough]
+    assert enough.values.sum() > 500
+    assert np.nanmedian(relative_error.values) <= 0.02
+    counted = counts[truth.columns].values.sum() / truth.values.sum()
+    assert counted >= 0.98, f"only {counted:.2%} of simulated miRNA molecules counted"
+    # little leaks into miRNAs that were not simulated at all
+    leaked = counts.drop(index=truth.index).values.sum() / truth.values.sum()
+    assert leaked < 0.005
+
+
+def test_planted_de_recovered(example_run, example_dir):
+    de = pd.read_csv(example_run / DE_TABLE, sep="\t")
+    assert list(de.columns[:7]) == [
+        "feature",
+        "baseMean",
+        "log2FoldChange",
+        "lfcSE",
+        "stat",
+        "pvalue",
+        "padj",
+    ]
+    padj = de["padj"].to_numpy()
+    finite = padj[~np.isnan(padj)]
+    assert (np.diff(finite) >= 0).all(), "DE table must be sorted by padj"
+    truth = pd.read_csv(example_dir / "truth_de.tsv", sep="\t", index_col=0)
+    planted = truth[truth["log2FoldChange"] != 0]
+    observed = de.set_index("feature").reindex(planted.index)
+    right = (observed["padj"] < 0.05) & (
+        np.sign(observed["log2FoldChange"]) == np.sign(planted["log2FoldChange"])
+    )
+    assert right.mean() >= 0.80, f"{right.sum()}/{len(planted)} planted miRNAs recovered"
+    false = de[(de["padj"] < 0.05) & ~de["feature"].isin(planted.index)]
+    assert len(false) <= 0.1 * right.sum() + 2
+
+
+def test_resistance_hits_and_enrichment(example_run):
+    hits = pd.read_csv(example_run / "results/annotation/resistance_hits.tsv", sep="\t")
+    # planted review miRNAs are detected, significant, in the planted direction
+    by_feature = hits.set_index("feature")
+    for feature, sign in (("hsa-miR-21-5p", 1), ("hsa-miR-155-5p", 1), ("hsa-miR-34a-5p", -1)):
+        row = by_feature.loc[feature]
+        assert row["significant"] == "yes"
+        assert np.sign(row["log2FoldChange"]) == sign
+    assert by_feature.loc["hsa-miR-222-3p", "direction_consistent"] == "yes"
+    assert set(hits["direction_consistent"]) <= {"yes", "no", "unknown"}
+    significant = hits["significant"] == "yes"
+    assert significant.any()
+    # significant ones first
+    assert (np.diff(significant.astype(int).to_numpy()) <= 0).all()
+    enrichment = pd.read_csv(example_run / "results/annotation/enrichment.tsv", sep="\t")
+    overall = enrichment[enrichment["subset"] == "all"].set_index("test")
+    assert set(overall.index) == {"fisher_exact", "mann_whitney_abs_stat"}
+    # eight review miRNAs were planted among ~300 expressed: the list is enriched
+    assert overall.loc["fisher_exact", "pvalue"] < 0.05
+    assert overall.loc["fisher_exact", "effect_size"] > 1
+
+
+def test_runs_are_byte_identical(example_run, example_rerun):
+    tables = [
+        *COUNT_TABLES,
+        DE_TABLE,
+        "results/de/vst.tsv",
+        "results/annotation/resistance_hits.tsv",
+        "results/annotation/enrichment.tsv",
+    ]
+    for table in tables:
+        first = (example_run / table).read_bytes()
+        second = (example_rerun / table).read_bytes()
+        assert first == second, f"{table} differs between two runs on the same input"
