@@ -14,13 +14,15 @@ EXAMPLE     := resources/example/samples.tsv
 
 setup: system-tools $(VENV)/.installed
 
-# bowtie 1.x and samtools from Debian's packages (root, or sudo where available).
+# bowtie 1.x and samtools from Debian's packages (root, or sudo where available), and
+# python3-venv where the system Python lacks venv/ensurepip (plain Debian 12).
 system-tools:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	python3 -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_TOOLS) >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@bowtie --version | head -n 1; samtools --version | head -n 1
 

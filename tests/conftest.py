@@ -83,3 +83,11 @@ def example_rerun(example_dir, tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("run2")
     run_snakemake(workdir, {"samples": str(example_dir / "samples.tsv")})
     return workdir
+
+
+def mature_names(step: int = 10) -> list[str]:
+    """Real human mature miRNA names: every ``step``-th of the bundled miRBase v22 list."""
+    from exomir.reference import mature_from_fasta
+
+    names = [m.name for m in mature_from_fasta(REPO / "resources" / "mirbase" / "hsa_mature.fa")]
+    return names[::step]

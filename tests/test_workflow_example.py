@@ -99,6 +99,7 @@ def test_runs_are_byte_identical(example_run, example_rerun):
         "results/de/vst.tsv",
         "results/annotation/resistance_hits.tsv",
         "results/annotation/enrichment.tsv",
+        "results/qc/sample_qc.tsv",
     ]
     for table in tables:
         first = (example_run / table).read_bytes()

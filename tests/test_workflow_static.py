@@ -88,3 +88,11 @@ def test_sheet_error_reaches_the_user(tmp_path):
 def test_dry_run_from_another_working_directory(tmp_path, example_dir):
     proc = run_snakemake(tmp_path / "elsewhere", {"samples": str(example_dir / "samples.tsv")}, "-n")
     assert "pydeseq2_diffexp" in proc.stdout
+
+
+def test_unknown_drug_stops_before_any_job(tmp_path, example_dir):
+    config = {"samples": str(example_dir / "samples.tsv"), "drug": "aspirin"}
+    proc = run_snakemake(tmp_path, config, "-n", check=False)
+    assert proc.returncode != 0
+    assert "drug 'aspirin' is not in the resistance list" in proc.stdout
+    assert "cisplatin" in proc.stdout

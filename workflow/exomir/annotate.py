@@ -58,8 +58,26 @@ def check_drug(drug: str, findings: pd.DataFrame) -> None:
 
 
 def feature_accessions(features: pd.DataFrame) -> dict[str, set[str]]:
-    """Feature name → its MIMAT accessions (from the reference's features.tsv)."""
-    return {f: set(m.split(";")) for f, m in zip(features["feature"], features["mimat"])}
+    """Count-row name → its MIMAT accessions (from the reference's features.tsv).
+
+    A row matches by feature name (all accessions of a merged feature) or, for
+    count matrices from other pipelines, by one member mature name (e.g.
+    ``hsa-miR-199a-3p`` of ``hsa-miR-199a-3p/hsa-miR-199b-3p``), which maps to
+    that mature miRNA's own accession. Feature names take precedence.
+    """
+    accessions: dict[str, set[str]] = {}
+    names = features["mature_names"] if "mature_names" in features else features["feature"]
+    for feature, members, mimat in zip(features["feature"], names, features["mimat"]):
+        member_names = [n for n in str(members).split(";") if n]
+        member_accs = [a for a in str(mimat).split(";") if a]
+        aligned = len(member_names) == len(member_accs)
+        for i, name in enumerate(member_names):
+            own = {member_accs[i]} if aligned else set(member_accs)
+            accessions.setdefault(name, set()).update(own)
+    accessions.update(
+        {f: set(m.split(";")) for f, m in zip(features["feature"], features["mimat"])}
+    )
+    return accessions
 
 
 def match_findings(de: pd.DataFrame, accessions: dict[str, set[str]], findings: pd.DataFrame) -> dict[str, list[int]]:

@@ -1,8 +1,14 @@
 """Streamed trimming and collapsing of one sample.
 
-cutadapt passes are chained through pipes; the final FASTQ stream is never
-written to disk: its sequence lines are counted (``collections.Counter`` runs
-in C) and identical inserts become one FASTA record ``seq_<rank>_x<count>``.
+The passes of :mod:`exomir.protocols` (``umi_tools extract`` for QIAseq, then
+cutadapt) are chained through pipes; the final FASTQ stream is never written
+to disk: its sequence lines are counted (``collections.Counter`` runs in C)
+and identical inserts become one FASTA record ``seq_<rank>_x<count>``. For a
+UMI kit the count is the number of molecules (:mod:`exomir.umi`), not reads.
+
+With ``protocol: auto`` the adapter is first detected from the sample's first
+reads (:mod:`exomir.adapters`); the detection, or the configured protocol, is
+written to the sample's adapter JSON for the QC table.
 """
 
 from __future__ import annotations
@@ -13,9 +19,16 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Callable, Sequence
 
-from .protocols import Protocol, adapter_pass_args, clip_pass_args
+from . import adapters, umi
+from .protocols import (
+    Protocol,
+    adapter_pass_args,
+    clip_pass_args,
+    front_pass_args,
+    umi_extract_args,
+)
 
 DIMER_MAX_LENGTH = 5  # inserts this short after trimming are adapter dimers
 
@@ -60,12 +73,20 @@ def length_histogram(counts: Counter) -> dict[int, int]:
 
 
 def summarise(
-    adapter_report: dict, hist: dict[int, int], window: LengthWindow, n_unique: int
+    adapter_report: dict,
+    hist: dict[int, int],
+    window: LengthWindow,
+    n_unique: int,
+    raw_reads: int | None = None,
 ) -> dict[str, int]:
-    """Read fates of one sample, from cutadapt's JSON report and the insert lengths."""
+    """Read fates of one sample, from cutadapt's JSON report and the insert lengths.
+
+    ``raw_reads`` replaces cutadapt's input count when a pass before cutadapt
+    (UMI extraction) dropped reads.
+    """
     counts = adapter_report["read_counts"]
     return {
-        "raw_reads": counts["input"],
+        "raw_reads": counts["input"] if raw_reads is None else raw_reads,
         "reads_with_adapter": counts["read1_with_adapter"] or 0,
         "adapter_dimers": sum(n for length, n in hist.items() if length <= DIMER_MAX_LENGTH),
         "too_short": sum(
@@ -87,6 +108,41 @@ def _input_error(sample: str, fastq: str, detail: str) -> InputError:
     )
 
 
+def resolve_sample_protocol(
+    sample: str,
+    fastq: str,
+    protocol: Protocol,
+    adapter_json: str | None,
+    auto_reads: int = adapters.DEFAULT_READS,
+    auto_min_confidence: float = 0.25,
+) -> Protocol:
+    """The protocol to trim with: the configured one, or the detected one for ``auto``.
+
+    Writes the sample's adapter JSON (protocol used, detection and confidence).
+    A detection below ``auto_min_confidence`` stops with a
+    :class:`~exomir.adapters.DetectionError`.
+    """
+    detection = None
+    if protocol.is_auto:
+        detection = adapters.detect(fastq, auto_reads)
+        adapters.check_confidence(detection, auto_min_confidence, sample, fastq)
+        protocol = adapters.protocol_from_detection(detection)
+    if adapter_json:
+        record = {
+            "sample": sample,
+            "detected": detection is not None,
+            **protocol.as_dict(),
+            "confidence": detection.confidence if detection else None,
+            "random_5p": detection.random_5p if detection else None,
+            "random_3p": detection.random_3p if detection else None,
+            "detection": detection.to_dict() if detection else None,
+        }
+        with open(adapter_json, "w") as out:
+            json.dump(record, out, indent=1, sort_keys=False)
+            out.write("\n")
+    return protocol
+
+
 def run(
     sample: str,
     fastq: str,
@@ -100,35 +156,77 @@ def run(
     lengths_tsv: str,
     summary_json: str,
     log: str,
+    detection_json: str | None = None,
+    umi_log: str | None = None,
+    auto_reads: int = adapters.DEFAULT_READS,
+    auto_min_confidence: float = 0.25,
 ) -> dict[str, int]:
-    """Trim ``fastq`` with cutadapt, collapse, and write the per-sample outputs."""
+    """Trim ``fastq`` (UMIs first for a UMI kit), collapse, and write the per-sample outputs.
+
+    ``adapter_json`` is cutadapt's JSON report; ``detection_json`` the
+    sample's protocol record (see :func:`resolve_sample_protocol`).
+    """
+    protocol = resolve_sample_protocol(
+        sample, fastq, protocol, detection_json, auto_reads, auto_min_confidence
+    )
+    commands: list[Sequence[str]] = []
+    if protocol.umi_length:
+        if not umi_log:
+            raise ValueError(f"sample '{sample}': protocol {protocol.name} needs a UMI log path")
+        commands.append(umi_extract_args(protocol, fastq, umi_log))
+        source = "-"
+    else:
+        source = fastq
     adapter_cmd = adapter_pass_args(protocol, quality_cutoff, keep_untrimmed, threads)
-    adapter_cmd += ["--json", adapter_json, "--output", "-", fastq]
-    commands: list[Sequence[str]] = [adapter_cmd]
-    clip_cmd = clip_pass_args(protocol)
-    if clip_cmd:
-        commands.append([*clip_cmd, "--quiet", "--output", "-", "-"])
+    commands.append([*adapter_cmd, "--json", adapter_json, "--output", "-", source])
+    for extra in (front_pass_args(protocol), clip_pass_args(protocol)):
+        if extra:
+            commands.append([*extra, "--quiet", "--output", "-", "-"])
+    if umi_log and not protocol.umi_length:
+        with open(umi_log, "w") as out:
+            out.write(f"no UMI extraction: protocol {protocol.name} has no UMI\n")
     with open(log, "w") as log_handle:
         log_handle.write("# " + "\n# | ".join(" ".join(c) for c in commands) + "\n")
         log_handle.flush()
-        counts = _run_chain(commands, log_handle, sample, fastq)
+        if protocol.umi_length:
+            pairs = _run_chain(commands, log_handle, sample, fastq, umi.count_umi_sequences)
+        else:
+            counts = _run_chain(commands, log_handle, sample, fastq, count_sequences)
     with open(adapter_json) as handle:
         adapter_report = json.load(handle)
-    records = collapsed_records(counts, window)
+    extra_summary: dict = {"protocol": protocol.name, "umi": bool(protocol.umi_length)}
+    raw_reads = None
+    if protocol.umi_length:
+        umi.umi_length_check(pairs, protocol.umi_length)
+        molecules, counts = umi.deduplicate(pairs)
+        extracted = umi.parse_extract_log(umi_log)
+        raw_reads = extracted["umi_input_reads"]
+        extra_summary["umi_extracted_reads"] = extracted["umi_extracted_reads"]
+    else:
+        molecules = counts
+    records = collapsed_records(molecules, window)
     write_collapsed(records, collapsed_fasta)
     hist = length_histogram(counts)
     with open(lengths_tsv, "w") as out:
         out.write("length\treads\n")
         out.writelines(f"{length}\t{n}\n" for length, n in hist.items())
-    summary = summarise(adapter_report, hist, window, len(records))
+    summary = summarise(adapter_report, hist, window, len(records), raw_reads)
+    summary["molecules_kept"] = sum(n for _, n in records)
+    summary.update(extra_summary)
     with open(summary_json, "w") as out:
         json.dump({"sample": sample, **summary}, out, indent=1)
         out.write("\n")
     return summary
 
 
-def _run_chain(commands: list[Sequence[str]], log_handle: IO[str], sample: str, fastq: str) -> Counter:
-    """Run commands connected by pipes; count the sequences of the last one's output."""
+def _run_chain(
+    commands: list[Sequence[str]],
+    log_handle: IO[str],
+    sample: str,
+    fastq: str,
+    counter: Callable[[IO[bytes]], Counter] = count_sequences,
+) -> Counter:
+    """Run commands connected by pipes; count the last one's output with ``counter``."""
     procs: list[subprocess.Popen] = []
     upstream = None
     for cmd in commands:
@@ -138,7 +236,7 @@ def _run_chain(commands: list[Sequence[str]], log_handle: IO[str], sample: str, 
         upstream = proc.stdout
         procs.append(proc)
     assert upstream is not None
-    counts = count_sequences(upstream)
+    counts = counter(upstream)
     upstream.close()
     failed = [(cmd, p.wait()) for cmd, p in zip(commands, procs)]
     failed = [(cmd, rc) for cmd, rc in failed if rc != 0]

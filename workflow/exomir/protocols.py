@@ -1,14 +1,31 @@
-"""Library-kit presets and the cutadapt commands they translate to.
+"""Library-kit presets and the commands they translate to.
 
-Trimming runs in two streamed cutadapt passes, because cutadapt applies
-``--cut`` (``-u``) *before* adapter removal while random or template-switch
-bases sit at the insert ends, next to the adapter:
+A kit decides where the insert sits in the read. The layouts (5' to 3' on
+read 1) are:
 
-1. adapter pass: 3' quality trimming and removal of the 3' adapter (and the
-   5' adapter where a kit has one); reads without adapter are discarded unless
-   ``keep_untrimmed`` is set;
-2. clip pass: the kit's fixed bases at the insert ends (NEXTflex 4N, CATS
-   template-switch bases) are cut from the already adapter-free insert.
+============  ===============================================================
+truseq        insert · TGGAATTCTCGGGTGCCAAGG · read-through
+illumina      alias of truseq
+illumina_v1   insert · TCGTATGCCGTCTTCTGCTTG · read-through
+nextflex      NNNN · insert · NNNN · TGGAATTCTCGGGTGCCAAGG · read-through
+qiaseq        insert · AACTGTAGGCACCATCAAT · UMI (12 nt) · read-through
+nebnext       insert · AGATCGGAAGAGCACACGTCT · read-through
+cats          3 template-switch nt · insert · poly(A) · read-through
+custom        [5' adapter | clip_5p nt] · insert · [clip_3p nt] · 3' adapter
+============  ===============================================================
+
+Trimming runs as streamed passes, because cutadapt applies ``--cut`` (``-u``)
+*before* adapter removal while random or template-switch bases sit at the
+insert ends, next to the adapter:
+
+0. UMI pass (qiaseq): ``umi_tools extract`` takes the UMI that follows the
+   adapter from the *raw* read and appends it to the read name; the read keeps
+   insert + adapter, everything after the adapter is dropped;
+1. adapter pass: 3' quality trimming and removal of the 3' adapter; reads
+   without adapter are discarded unless ``keep_untrimmed`` is set;
+2. 5' adapter pass (custom ``adapter_5p`` only): removal of the 5' adapter(s);
+3. clip pass: the kit's fixed bases at the insert ends (NEXTflex 4N, CATS
+   template-switch bases, custom clips) are cut from the adapter-free insert.
 
 The length window is applied when identical inserts are collapsed, so that QC
 sees the full insert-length histogram (dimers, too short, too long).
@@ -17,9 +34,20 @@ sees the full insert-length histogram (dimers, too short, too long).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 TRUSEQ_3P = "TGGAATTCTCGGGTGCCAAGG"
+ILLUMINA_V1_3P = "TCGTATGCCGTCTTCTGCTTG"
+QIASEQ_3P = "AACTGTAGGCACCATCAAT"
+NEBNEXT_3P = "AGATCGGAAGAGCACACGTCT"
+CATS_POLY_A = "A" * 15
+QIASEQ_UMI_LENGTH = 12
+# Substitutions tolerated in the QIAseq adapter when the UMI is located.
+UMI_ADAPTER_MISMATCHES = 2
+
+AUTO = "auto"
+CUSTOM = "custom"
+OVERRIDE_KEYS = ("adapter", "adapter_5p", "clip_5p", "clip_3p")
 
 
 @dataclass(frozen=True)
@@ -28,12 +56,26 @@ class Protocol:
 
     name: str
     adapter_3p: str
-    adapter_5p: str = ""
+    adapter_5p: str = ""  # one 5' adapter, or several separated by commas
     clip_5p: int = 0  # bases cut from the insert's 5' end after adapter removal
     clip_3p: int = 0  # bases cut from the insert's 3' end after adapter removal
     umi_length: int = 0  # UMI right after the 3' adapter (QIAseq)
     description: str = ""
     extra_adapter_args: tuple[str, ...] = field(default=())
+
+    @property
+    def is_auto(self) -> bool:
+        return self.name == AUTO
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.name,
+            "adapter_3p": self.adapter_3p,
+            "adapter_5p": self.adapter_5p,
+            "clip_5p": self.clip_5p,
+            "clip_3p": self.clip_3p,
+            "umi_length": self.umi_length,
+        }
 
 
 PRESETS: dict[str, Protocol] = {
@@ -51,7 +93,7 @@ PRESETS: dict[str, Protocol] = {
         ),
         Protocol(
             "illumina_v1",
-            "TCGTATGCCGTCTTCTGCTTG",
+            ILLUMINA_V1_3P,
             description="Illumina small RNA v1.0/v1.5: 3' adapter TCGTATGCCGTCTTCTGCTTG.",
         ),
         Protocol(
@@ -64,42 +106,52 @@ PRESETS: dict[str, Protocol] = {
         ),
         Protocol(
             "qiaseq",
-            "AACTGTAGGCACCATCAAT",
-            umi_length=12,
+            QIASEQ_3P,
+            umi_length=QIASEQ_UMI_LENGTH,
             description="QIAGEN QIAseq miRNA: 3' adapter AACTGTAGGCACCATCAAT followed by a "
-            "12-nt UMI, extracted with umi_tools before trimming.",
+            "12-nt UMI, extracted with umi_tools before trimming; molecules deduplicated.",
         ),
         Protocol(
             "nebnext",
-            "AGATCGGAAGAGCACACGTCT",
+            NEBNEXT_3P,
             description="NEBNext small RNA: 3' adapter AGATCGGAAGAGCACACGTCT.",
         ),
         Protocol(
             "cats",
-            "A" * 15,
+            CATS_POLY_A,
             clip_5p=3,
             description="Diagenode CATS: poly(A) tail as 3' adapter; 3 template-switch nt at "
             "the 5' end, cut after the tail is removed.",
         ),
     )
 }
+PROTOCOL_NAMES = (*PRESETS, CUSTOM, AUTO)
+
+AUTO_PLACEHOLDER = Protocol(
+    AUTO, "", description="Adapter and random bases detected per sample from its first reads."
+)
 
 
-def resolve_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
+def resolve_protocol(name: str, overrides: Mapping[str, Any] | None = None) -> Protocol:
     """The preset called ``name`` with config overrides applied.
 
     ``custom`` takes its adapter and clips from ``overrides`` (config keys
     ``adapter``, ``adapter_5p``, ``clip_5p``, ``clip_3p``); for the other
-    presets a non-empty ``adapter`` replaces the preset's 3' adapter.
+    presets a non-empty ``adapter`` replaces the preset's 3' adapter. ``auto``
+    returns a placeholder: the adapter is detected per sample when it is
+    trimmed (:mod:`exomir.adapters`); overrides do not apply to it.
     """
-    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
-    if name == "custom":
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "", 0)}
+    if name == AUTO:
+        return AUTO_PLACEHOLDER
+    if name == CUSTOM:
         if "adapter" not in overrides:
             raise ValueError(
                 "protocol 'custom' needs the 3' adapter: set 'adapter' in the config "
-                "(e.g. adapter: TGGAATTCTCGGGTGCCAAGG)"
+                "(e.g. adapter: TGGAATTCTCGGGTGCCAAGG), and optionally adapter_5p, clip_5p, "
+                "clip_3p"
             )
-        base = Protocol("custom", overrides["adapter"], description="User-defined adapters and clips.")
+        base = Protocol(CUSTOM, overrides["adapter"], description="User-defined adapters and clips.")
     elif name in PRESETS:
         base = PRESETS[name]
     else:
@@ -112,7 +164,77 @@ def resolve_protocol(name: str, overrides: dict[str, Any] | None = None) -> Prot
     for key in ("adapter_5p", "clip_5p", "clip_3p"):
         if key in overrides:
             changes[key] = overrides[key]
-    return replace(base, **changes)
+    protocol = replace(base, **changes)
+    _check_sequence(protocol.adapter_3p, "adapter")
+    for adapter in _split_adapters(protocol.adapter_5p):
+        _check_sequence(adapter.lstrip("^"), "adapter_5p")
+    return protocol
+
+
+def sample_protocols(
+    default: str,
+    overrides: Mapping[str, Any],
+    per_sample: Mapping[str, str],
+) -> dict[str, Protocol]:
+    """The protocol of every sample.
+
+    ``per_sample`` maps sample to the sheet's ``protocol`` column (empty: the
+    config's ``default``). The config overrides apply to samples of protocol
+    ``custom`` and to samples that use the config's own protocol; a sample
+    that names another preset in the sheet gets that preset unchanged.
+    """
+    resolved: dict[str, Protocol] = {}
+    for sample, name in per_sample.items():
+        name = (name or "").strip() or default
+        applies = name in (default, CUSTOM)
+        try:
+            resolved[sample] = resolve_protocol(name, overrides if applies else None)
+        except ValueError as error:
+            raise ValueError(f"sample '{sample}': {error}") from None
+    return resolved
+
+
+def _split_adapters(spec: str) -> list[str]:
+    return [a.strip() for a in spec.split(",") if a.strip()]
+
+
+def _check_sequence(seq: str, key: str) -> None:
+    allowed = set("ACGTNRYSWKMBDHV")
+    if not seq or not set(seq.upper()) <= allowed:
+        raise ValueError(
+            f"'{key}' must be a DNA sequence (IUPAC letters), got '{seq}'; for a 5' adapter "
+            "anchored to the read start write ^SEQUENCE"
+        )
+
+
+def umi_pattern(protocol: Protocol, mismatches: int = UMI_ADAPTER_MISMATCHES) -> str:
+    """``umi_tools extract --extract-method=regex`` pattern of a UMI after the 3' adapter.
+
+    The insert and the adapter stay in the read (for cutadapt to trim, so that
+    its report counts adapters as for any kit); the UMI is moved to the read
+    name and everything after it is discarded. The leftmost adapter match
+    wins; reads in which no adapter with a complete UMI is found are dropped
+    by umi_tools (they cannot be deduplicated).
+    """
+    return (
+        rf"^(?P<insert>.*?)(?:{protocol.adapter_3p}){{s<={mismatches}}}"
+        rf"(?P<umi_1>.{{{protocol.umi_length}}})(?P<discard_1>.*)$"
+    )
+
+
+def umi_extract_args(protocol: Protocol, fastq: str, log: str) -> list[str]:
+    """umi_tools extract command of the UMI pass (writes FASTQ to stdout)."""
+    return [
+        "umi_tools",
+        "extract",
+        "--extract-method=regex",
+        f"--bc-pattern={umi_pattern(protocol)}",
+        "--umi-separator=_",
+        "--stdin",
+        fastq,
+        "--log",
+        log,
+    ]
 
 
 def adapter_pass_args(
@@ -121,11 +243,23 @@ def adapter_pass_args(
     """cutadapt arguments of the adapter pass (input and output not included)."""
     args = ["cutadapt", "--cores", str(threads), "--quality-cutoff", str(quality_cutoff)]
     args += ["--adapter", protocol.adapter_3p]
-    if protocol.adapter_5p:
-        args += ["--front", protocol.adapter_5p]
     args += list(protocol.extra_adapter_args)
     if not keep_untrimmed:
         args.append("--discard-untrimmed")
+    return args
+
+
+def front_pass_args(protocol: Protocol) -> list[str]:
+    """cutadapt arguments of the 5' adapter pass, or an empty list without 5' adapter.
+
+    A separate pass, because one cutadapt pass removes one adapter per read.
+    """
+    adapters = _split_adapters(protocol.adapter_5p)
+    if not adapters:
+        return []
+    args = ["cutadapt"]
+    for adapter in adapters:
+        args += ["--front", adapter]
     return args
 
 
@@ -137,3 +271,28 @@ def clip_pass_args(protocol: Protocol) -> list[str]:
     if protocol.clip_3p:
         args += ["--cut", str(-protocol.clip_3p)]
     return ["cutadapt", *args] if args else []
+
+
+def kit_read(
+    protocol: Protocol,
+    insert: str,
+    read_length: int = 75,
+    random_5p: str = "",
+    random_3p: str = "",
+    umi: str = "",
+    readthrough: str = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCACATCACGATCTCGTATGCCGTCTTCTGCTTG",
+) -> str:
+    """The read 1 sequence a kit produces for ``insert`` (for tests and simulations).
+
+    ``random_5p``/``random_3p`` are the bases the kit adds next to the insert
+    (NEXTflex random nt, CATS template-switch nt, custom clips); a custom
+    5' adapter is placed before them. Reads longer than ``read_length`` are
+    cut, as the sequencer does.
+    """
+    five = _split_adapters(protocol.adapter_5p)
+    prefix = five[0].lstrip("^") if five else ""
+    read = prefix + random_5p + insert + random_3p + protocol.adapter_3p
+    if protocol.name == "cats":
+        read = random_5p + insert + "A" * 30
+    read += umi + readthrough
+    return read[:read_length]

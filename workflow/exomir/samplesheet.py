@@ -68,6 +68,17 @@ def load_sample_sheet(
             "a unique sample (merge lanes of one library before, or give each its own name)"
         )
 
+    if "protocol" in sheet.columns:
+        from .protocols import PROTOCOL_NAMES
+
+        for sample, name in zip(sheet["sample"], sheet["protocol"]):
+            if name and name not in PROTOCOL_NAMES:
+                raise SampleSheetError(
+                    f"sample sheet {path}: sample '{sample}' has protocol '{name}', which is not "
+                    f"a library kit of exomir ({', '.join(PROTOCOL_NAMES)}); fix the 'protocol' "
+                    "column (leave it empty to use the config's protocol)"
+                )
+
     variable = contrast["variable"]
     for column in design_variables(design) + [variable]:
         if column not in sheet.columns:

@@ -30,3 +30,20 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
             with open(log_path, "a") as log:
                 traceback.print_exc(file=log)
         raise
+
+
+def find_tools_beside_python() -> None:
+    """Put the folder of the running Python first on PATH.
+
+    Tools installed in the same environment as Snakemake (a virtualenv's
+    cutadapt, umi_tools, multiqc) are then found by every job, even when that
+    environment was not activated (``.venv/bin/snakemake ...``). Conda jobs
+    (``--sdm conda``) put their own environment first, as usual.
+    """
+    import os
+    from pathlib import Path
+
+    here = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != here:
+        os.environ["PATH"] = os.pathsep.join([here, path]) if path else here

@@ -5,12 +5,24 @@ rule annotate_resistance:
         features="results/reference/features.tsv",
         resistance_list=resolve_path(config["resistance_list"]),
     output:
-        hits="results/annotation/resistance_hits.tsv",
-        enrichment="results/annotation/enrichment.tsv",
+        hits=report(
+            "results/annotation/resistance_hits.tsv",
+            caption="../report/resistance_hits.rst",
+            category="Resistance annotation",
+            labels={"table": "review-list miRNAs detected"},
+        ),
+        enrichment=report(
+            "results/annotation/enrichment.tsv",
+            caption="../report/enrichment.rst",
+            category="Resistance annotation",
+            labels={"table": "enrichment tests"},
+        ),
     log:
         "logs/annotation/resistance.log",
     conda:
         "../../envs/python.yaml"
+    resources:
+        mem_mb=1000,
     params:
         alpha=config["de"]["alpha"],
         drug=config["drug"],

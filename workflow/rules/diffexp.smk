@@ -3,10 +3,39 @@ rule pydeseq2_diffexp:
     input:
         counts=count_matrix(),
         samples=resolve_path(config["samples"]),
+        qc_table=de_qc_table,
     output:
-        table=f"results/de/{CONTRAST_NAME}.tsv",
-        vst="results/de/vst.tsv",
-        size_factors="results/de/size_factors.tsv",
+        table=report(
+            f"results/de/{CONTRAST_NAME}.tsv",
+            caption="../report/de_table.rst",
+            category="Differential expression",
+            subcategory="Tables",
+            labels={"table": "DE results", "contrast": CONTRAST_NAME},
+        ),
+        extra=report(
+            expand("results/de/{contrast}.tsv", contrast=EXTRA_CONTRASTS),
+            caption="../report/de_table_extra.rst",
+            category="Differential expression",
+            subcategory="Tables",
+        ),
+        vst=report(
+            "results/de/vst.tsv",
+            caption="../report/vst.rst",
+            category="Counts",
+            labels={"table": "variance-stabilised counts"},
+        ),
+        size_factors=report(
+            "results/de/size_factors.tsv",
+            caption="../report/size_factors.rst",
+            category="Counts",
+            labels={"table": "size factors"},
+        ),
+        excluded=report(
+            "results/de/excluded_samples.tsv",
+            caption="../report/excluded_samples.rst",
+            category="QC",
+            labels={"table": "samples left out of DE"},
+        ),
     log:
         "logs/de/pydeseq2.log",
     benchmark:
@@ -20,6 +49,8 @@ rule pydeseq2_diffexp:
         design=config["design"],
         contrast=CONTRAST,
         de=config["de"],
-        sample_table=samples.drop(columns=["fastq"], errors="ignore"),
+        sample_table=DE_SAMPLES,
+        extra_contrasts=config["de"]["extra_contrasts"],
+        exclude_failed=config["qc"]["exclude_failed_from_de"],
     script:
         "../scripts/pydeseq2_diffexp.py"

@@ -1,5 +1,5 @@
 rule cutadapt_trim_collapse:
-    """Adapter and kit-specific trimming (cutadapt, streamed), then collapsing of identical inserts."""
+    """Kit-specific trimming (UMI extraction, cutadapt; streamed), collapsing of identical inserts."""
     input:
         fastq=get_fastq,
     output:
@@ -7,17 +7,21 @@ rule cutadapt_trim_collapse:
         adapter_json="results/qc/cutadapt/{sample}.cutadapt.json",
         lengths="results/qc/lengths/{sample}.tsv",
         summary="results/qc/preprocess/{sample}.json",
+        protocol="results/qc/adapter/{sample}.json",
     log:
-        "logs/cutadapt/{sample}.log",
+        cutadapt="logs/cutadapt/{sample}.log",
+        umi="logs/umi_tools/{sample}.extract.log",
     benchmark:
         "results/benchmarks/cutadapt/{sample}.tsv"
     conda:
-        "../../envs/cutadapt.yaml"
+        "../../envs/umi_tools.yaml"
     threads: 2
     resources:
         mem_mb=2000,
     params:
-        protocol=PROTOCOL,
+        protocol=lambda wildcards: SAMPLE_PROTOCOLS[wildcards.sample],
         trimming=config["trimming"],
+        auto_reads=config["qc"]["auto_reads"],
+        auto_min_confidence=config["qc"]["auto_min_confidence"],
     script:
         "../scripts/trim_collapse.py"

@@ -83,12 +83,24 @@ rule count_matrix:
         features="results/reference/features.tsv",
         hairpins="results/reference/hairpin.fa",
     output:
-        mature="results/counts/mature_counts.tsv",
-        hairpin="results/counts/hairpin_counts.tsv",
+        mature=report(
+            "results/counts/mature_counts.tsv",
+            caption="../report/mature_counts.rst",
+            category="Counts",
+            labels={"table": "mature miRNA counts"},
+        ),
+        hairpin=report(
+            "results/counts/hairpin_counts.tsv",
+            caption="../report/hairpin_counts.rst",
+            category="Counts",
+            labels={"table": "hairpin counts"},
+        ),
     log:
         "logs/counts/matrix.log",
     conda:
         "../../envs/python.yaml"
+    resources:
+        mem_mb=1000,
     params:
         samples=SAMPLES,
     script:

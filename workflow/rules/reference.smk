@@ -9,6 +9,8 @@ rule mirbase_extract_species:
         "logs/reference/extract_{species}.log",
     conda:
         "../../envs/python.yaml"
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/extract_species.py"
 
@@ -26,6 +28,8 @@ rule reference_prepare:
         "logs/reference/prepare.log",
     conda:
         "../../envs/python.yaml"
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/prepare_reference.py"
 

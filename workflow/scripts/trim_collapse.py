@@ -20,7 +20,11 @@ def main(smk):
         adapter_json=smk.output.adapter_json,
         lengths_tsv=smk.output.lengths,
         summary_json=smk.output.summary,
-        log=smk.log[0],
+        log=smk.log.cutadapt,
+        detection_json=smk.output.protocol,
+        umi_log=smk.log.umi,
+        auto_reads=smk.params.auto_reads,
+        auto_min_confidence=smk.params.auto_min_confidence,
     )
 
 
