@@ -58,3 +58,20 @@ def test_other_species_from_the_table():
 def test_unknown_species_is_a_clear_error():
     with pytest.raises(ValueError, match=r"species prefix 'xyz'.*hsa, mmu"):
         reference.extract_species(MIRBASE / "miRBase_v22_all.csv.gz", "xyz")
+
+
+def test_mirtop_gff_in_hairpin_coordinates(tmp_path):
+    mature = [
+        reference.Mature("x-miR-1a-5p", "MIMAT1", "ACGTACGTACGTACGTAC"),
+        reference.Mature("x-miR-1b-5p", "MIMAT2", "ACGTACGTACGTACGTAC"),
+    ]
+    hairpin = "GG" + "ACGTACGTACGTACGTAC" + "AAAAAAAA"
+    paths = [tmp_path / n for n in ("m.fa", "h.fa", "f.tsv", "l.tsv", "p.gff3")]
+    reference.write_reference(mature, [("x-mir-1", hairpin)], *paths[:4])
+    reference.write_mirtop_gff(paths[2], paths[3], paths[1], paths[4])
+    lines = [line.split("\t") for line in paths[4].read_text().splitlines() if not line.startswith("#")]
+    assert lines[0][:5] == ["x-mir-1", ".", "miRNA_primary_transcript", "1", str(len(hairpin))]
+    # both identical-sequence members are annotated at the same place
+    assert [(l[2], l[3], l[4]) for l in lines[1:]] == [("miRNA", "3", "20")] * 2
+    assert "Name=x-miR-1b-5p;Derives_from=x-mir-1" in lines[2][8]
+    assert "miRBase" in paths[4].read_text().splitlines()[1]

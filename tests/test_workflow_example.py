@@ -105,3 +105,15 @@ def test_runs_are_byte_identical(example_run, example_rerun):
         first = (example_run / table).read_bytes()
         second = (example_rerun / table).read_bytes()
         assert first == second, f"{table} differs between two runs on the same input"
+
+
+def test_mirtop_isomir_annotation(example_run):
+    gff = (example_run / "results/isomirs/mirtop/mirtop.gff").read_text()
+    rows = [line.split("\t") for line in gff.splitlines() if line and not line.startswith("#")]
+    assert rows, "mirtop wrote no isomiR"
+    types = {row[2] for row in rows}
+    assert {"ref_miRNA", "isomiR"} <= types
+    attributes = "\n".join(row[8] for row in rows)
+    assert "Name hsa-miR-486-5p" in attributes
+    assert "iso_3p" in attributes and "iso_add3p" in attributes
+    assert (example_run / "results/isomirs/mirtop/mirtop_stats.txt").stat().st_size > 0

@@ -184,6 +184,33 @@ def read_locations(path: str | Path) -> dict[str, list[MatureLocation]]:
     return by_hairpin
 
 
+def write_mirtop_gff(
+    features_tsv: str | Path, locations_tsv: str | Path, hairpin_fasta: str | Path, path: str | Path
+) -> None:
+    """miRBase-style GFF3 in hairpin coordinates, as mirtop reads it (``--gtf``).
+
+    Each hairpin is its own sequence (``seqid`` = hairpin name, 1-based, + strand);
+    each member miRNA of a located feature is a ``miRNA`` line derived from it.
+    mirtop then annotates hairpin alignments as isomiRs of those miRNAs.
+    """
+    members: dict[str, list[tuple[str, str]]] = {}
+    with open(features_tsv, newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            members[row["feature"]] = list(zip(row["mature_names"].split(";"), row["mimat"].split(";")))
+    by_hairpin = read_locations(locations_tsv)
+    lengths = {name: len(seq) for name, seq in read_fasta(hairpin_fasta)}
+    with open(path, "w") as out:
+        out.write("##gff-version 3\n# database: miRBase v22, hairpin coordinates\n")
+        for hairpin in sorted(by_hairpin):
+            out.write(f"{hairpin}\t.\tmiRNA_primary_transcript\t1\t{lengths[hairpin]}\t.\t+\t.\t"
+                      f"ID={hairpin};Alias={hairpin};Name={hairpin}\n")
+            for loc in by_hairpin[hairpin]:
+                for name, accession in members[loc.feature]:
+                    out.write(f"{hairpin}\t.\tmiRNA\t{loc.start + 1}\t{loc.end}\t.\t+\t.\t"
+                              f"ID={accession}_{hairpin};Alias={accession};Name={name};"
+                              f"Derives_from={hairpin}\n")
+
+
 def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -231,6 +231,7 @@ def final_outputs():
             "results/counts/hairpin_counts.tsv",
             "results/qc/sample_qc.tsv",
             "results/qc/multiqc_report.html",
+            "results/isomirs/mirtop/mirtop.gff",
         ]
     return outputs
 

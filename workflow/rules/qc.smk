@@ -38,6 +38,7 @@ rule multiqc_report:
             target=["mature", "hairpin"],
         ),
         umi=expand("logs/umi_tools/{sample}.extract.log", sample=SAMPLES),
+        mirtop="results/isomirs/mirtop/isomirs_mirtop_stats.log",
         custom=[
             "results/qc/multiqc/exomir_sample_qc_mqc.json",
             "results/qc/multiqc/exomir_insert_lengths_mqc.json",
@@ -63,5 +64,5 @@ rule multiqc_report:
         outdir=lambda wildcards, output: Path(output.html).parent,
     shell:
         "multiqc --force --config {input.config} --outdir {params.outdir} "
-        "--filename multiqc_report.html {input.cutadapt} {input.bowtie} {input.umi} "
+        "--filename multiqc_report.html {input.cutadapt} {input.bowtie} {input.umi} {input.mirtop} "
         "{input.custom} > {log} 2>&1"

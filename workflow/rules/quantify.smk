@@ -6,7 +6,7 @@ rule bowtie_align_mature:
             "results/reference/bowtie/mature_features", ".1.ebwt", ".rev.1.ebwt"
         ),
     output:
-        bam="results/align/{sample}.mature.bam",
+        bam="results/align/mature/{sample}.bam",
     log:
         "logs/bowtie/{sample}.mature.log",
     benchmark:
@@ -31,7 +31,7 @@ rule bowtie_align_hairpin:
         reads="results/collapsed/{sample}.fa",
         index=multiext("results/reference/bowtie/hairpin", ".1.ebwt", ".rev.1.ebwt"),
     output:
-        bam="results/align/{sample}.hairpin.bam",
+        bam="results/align/hairpin/{sample}.bam",
     log:
         "logs/bowtie/{sample}.hairpin.log",
     benchmark:
@@ -53,8 +53,8 @@ rule bowtie_align_hairpin:
 rule pysam_count_sample:
     """isomiR-aware mature and hairpin counts of one sample, weighted by collapse multiplicity."""
     input:
-        mature_bam="results/align/{sample}.mature.bam",
-        hairpin_bam="results/align/{sample}.hairpin.bam",
+        mature_bam="results/align/mature/{sample}.bam",
+        hairpin_bam="results/align/hairpin/{sample}.bam",
         locations="results/reference/mature_in_hairpin.tsv",
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
@@ -105,3 +105,32 @@ rule count_matrix:
         samples=SAMPLES,
     script:
         "../scripts/count_matrix.py"
+
+
+rule mirtop_isomirs:
+    """isomiR annotation in the mirGFF3 standard (mirtop) from the hairpin alignments of all samples."""
+    input:
+        bams=expand("results/align/hairpin/{sample}.bam", sample=SAMPLES),
+        hairpin="results/reference/hairpin.fa",
+        gff="results/reference/hairpin_coordinates.gff3",
+    output:
+        gff="results/isomirs/mirtop/mirtop.gff",
+        stats="results/isomirs/mirtop/mirtop_stats.txt",
+        stats_multiqc="results/isomirs/mirtop/isomirs_mirtop_stats.log",
+    log:
+        "logs/mirtop/mirtop.log",
+    benchmark:
+        "results/benchmarks/mirtop/mirtop.tsv"
+    conda:
+        "../../envs/mirtop.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        outdir=lambda wildcards, output: Path(output.gff).parent,
+        species=config["reference"]["species"],
+    shell:
+        "(mirtop gff --format BAM --sps {params.species} --hairpin {input.hairpin} "
+        "--gtf {input.gff} -o {params.outdir} {input.bams} "
+        "&& mirtop stats -o {params.outdir} {output.gff} "
+        # MultiQC's mirtop module looks for *_mirtop_stats.log
+        "&& cp {params.outdir}/mirtop_stats.log {output.stats_multiqc}) > {log} 2>&1"

@@ -24,6 +24,7 @@ rule reference_prepare:
         hairpin="results/reference/hairpin.fa",
         features="results/reference/features.tsv",
         locations="results/reference/mature_in_hairpin.tsv",
+        mirtop_gff="results/reference/hairpin_coordinates.gff3",
     log:
         "logs/reference/prepare.log",
     conda:

@@ -24,6 +24,9 @@ def main(smk):
         smk.output.features,
         smk.output.locations,
     )
+    reference.write_mirtop_gff(
+        smk.output.features, smk.output.locations, smk.output.hairpin, smk.output.mirtop_gff
+    )
     with open(smk.log[0], "w") as log:
         log.write(f"{len(mature)} mature miRNAs, {len(hairpins)} hairpins\n")
         for key in ("mature", "hairpin"):
