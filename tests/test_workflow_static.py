@@ -54,9 +54,12 @@ def test_heavy_rules_have_benchmarks_threads_and_memory():
         assert "mem_mb" in bodies[name], name
 
 
-def test_snakemake_lint_is_clean():
+def test_snakemake_lint_is_clean(tmp_path, example_dir):
+    # the default config reads resources/example, which `make example` writes: use the fixture's
+    config = tmp_path / "config.yaml"
+    config.write_text(f"samples: {example_dir / 'samples.tsv'}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"],
+        [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(config)],
         cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert "Congratulations, your workflow is in a good condition!" in proc.stdout, proc.stdout
@@ -96,3 +99,11 @@ def test_unknown_drug_stops_before_any_job(tmp_path, example_dir):
     assert proc.returncode != 0
     assert "drug 'aspirin' is not in the resistance list" in proc.stdout
     assert "cisplatin" in proc.stdout
+
+
+def test_other_species_reference_from_the_bundled_table(tmp_path, example_dir):
+    config = {"samples": str(example_dir / "samples.tsv"), "reference": {"species": "mmu"}}
+    run_snakemake(tmp_path, config, "results/reference/features.tsv")
+    features = (tmp_path / "results/reference/features.tsv").read_text().splitlines()
+    assert len(features) > 1000
+    assert all(line.startswith("mmu-") for line in features[1:])
