@@ -91,3 +91,28 @@ def mature_names(step: int = 10) -> list[str]:
 
     names = [m.name for m in mature_from_fasta(REPO / "resources" / "mirbase" / "hsa_mature.fa")]
     return names[::step]
+
+
+def preprocess_in(folder: Path, sample: str, fastq: Path, protocol, **settings):
+    """``exomir.preprocess.run`` with its outputs in ``folder`` and the default trimming.
+
+    Outputs: collapsed.fa, cutadapt.json, lengths.tsv, summary.json, trim.log,
+    protocol.json, umi.log; ``settings`` override any argument.
+    """
+    from exomir import preprocess
+
+    arguments = {
+        "window": preprocess.LengthWindow(16, 30),
+        "quality_cutoff": 20,
+        "keep_untrimmed": False,
+        "threads": 1,
+        "collapsed_fasta": str(folder / "collapsed.fa"),
+        "adapter_json": str(folder / "cutadapt.json"),
+        "lengths_tsv": str(folder / "lengths.tsv"),
+        "summary_json": str(folder / "summary.json"),
+        "log": str(folder / "trim.log"),
+        "detection_json": str(folder / "protocol.json"),
+        "umi_log": str(folder / "umi.log"),
+        **settings,
+    }
+    return preprocess.run(sample=sample, fastq=str(fastq), protocol=protocol, **arguments)

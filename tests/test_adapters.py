@@ -14,9 +14,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from exomir import adapters, preprocess  # noqa: E402
+from exomir import adapters  # noqa: E402
 from exomir.protocols import PRESETS, kit_read, resolve_protocol  # noqa: E402
 from exomir.reference import read_fasta  # noqa: E402
+from conftest import preprocess_in  # noqa: E402
 
 HEPG2_3P = "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT"
 
@@ -124,21 +125,7 @@ def test_auto_trims_with_the_detected_protocol(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     reads = library(PRESETS["truseq"], n=1500, n5=4, n3=4)
     fastq = write_fastq(tmp_path / "nf.fastq.gz", reads)
-    summary = preprocess.run(
-        "NF",
-        str(fastq),
-        resolve_protocol("auto"),
-        preprocess.LengthWindow(),
-        20,
-        False,
-        1,
-        str(tmp_path / "c.fa"),
-        str(tmp_path / "c.json"),
-        str(tmp_path / "l.tsv"),
-        str(tmp_path / "s.json"),
-        str(tmp_path / "log.txt"),
-        detection_json=str(tmp_path / "protocol.json"),
-    )
+    summary = preprocess_in(tmp_path, "NF", fastq, resolve_protocol("auto"))
     record = json.loads((tmp_path / "protocol.json").read_text())
     assert record["detected"] is True
     assert record["protocol"] == "nextflex"
@@ -147,7 +134,7 @@ def test_auto_trims_with_the_detected_protocol(tmp_path, monkeypatch):
     assert record["confidence"] > 0.9
     assert summary["protocol"] == "nextflex"
     expected = {seq for _, seq in read_fasta(REPO / "resources" / "mirbase" / "hsa_mature.fa")}
-    kept = [seq for _, seq in read_fasta(tmp_path / "c.fa")]
+    kept = [seq for _, seq in read_fasta(tmp_path / "collapsed.fa")]
     # the random bases are gone: the inserts are (3' trimmed) mature miRNAs
     assert all(any(m.startswith(seq) for m in expected) for seq in kept)
 

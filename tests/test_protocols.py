@@ -17,6 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from conftest import preprocess_in
 from exomir import preprocess  # noqa: E402
 from exomir.protocols import (  # noqa: E402
     AUTO,
@@ -71,22 +72,7 @@ def write_fastq(path: Path, reads: list[str]) -> None:
 def run_preprocess(tmp_path: Path, protocol: Protocol, reads: list[str]) -> tuple[Counter, dict]:
     fastq = tmp_path / "reads.fastq.gz"
     write_fastq(fastq, reads)
-    summary = preprocess.run(
-        sample="S1",
-        fastq=str(fastq),
-        protocol=protocol,
-        window=preprocess.LengthWindow(16, 30),
-        quality_cutoff=20,
-        keep_untrimmed=False,
-        threads=1,
-        collapsed_fasta=str(tmp_path / "collapsed.fa"),
-        adapter_json=str(tmp_path / "cutadapt.json"),
-        lengths_tsv=str(tmp_path / "lengths.tsv"),
-        summary_json=str(tmp_path / "summary.json"),
-        log=str(tmp_path / "trim.log"),
-        detection_json=str(tmp_path / "protocol.json"),
-        umi_log=str(tmp_path / "umi.log"),
-    )
+    summary = preprocess_in(tmp_path, "S1", fastq, protocol)
     collapsed = Counter()
     for name, seq in read_fasta(tmp_path / "collapsed.fa"):
         collapsed[seq] += int(name.rsplit("_x", 1)[1])
@@ -244,20 +230,7 @@ def test_truncated_fastq_is_a_clear_error(tmp_path):
     data = fastq.read_bytes()
     fastq.write_bytes(data[: len(data) // 2])
     with pytest.raises(preprocess.InputError, match="sample 'S1'.*broken.fastq.gz"):
-        preprocess.run(
-            "S1",
-            str(fastq),
-            PRESETS["truseq"],
-            preprocess.LengthWindow(),
-            20,
-            False,
-            1,
-            str(tmp_path / "c.fa"),
-            str(tmp_path / "c.json"),
-            str(tmp_path / "l.tsv"),
-            str(tmp_path / "s.json"),
-            str(tmp_path / "log.txt"),
-        )
+        preprocess_in(tmp_path, "S1", fastq, PRESETS["truseq"])
 
 
 def test_sheet_protocol_column_is_validated(tmp_path):

@@ -17,6 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from conftest import preprocess_in
 from exomir import preprocess, umi  # noqa: E402
 from exomir.protocols import (  # noqa: E402
     PRESETS,
@@ -92,22 +93,7 @@ def write_fastq(path: Path, reads: list[str]) -> None:
 
 
 def _run_qiaseq(fastq: Path, tmp: Path) -> dict:
-    return preprocess.run(
-        sample="Q1",
-        fastq=str(fastq),
-        protocol=QIASEQ,
-        window=preprocess.LengthWindow(16, 30),
-        quality_cutoff=20,
-        keep_untrimmed=False,
-        threads=1,
-        collapsed_fasta=str(tmp / "collapsed.fa"),
-        adapter_json=str(tmp / "cutadapt.json"),
-        lengths_tsv=str(tmp / "lengths.tsv"),
-        summary_json=str(tmp / "summary.json"),
-        log=str(tmp / "trim.log"),
-        detection_json=str(tmp / "protocol.json"),
-        umi_log=str(tmp / "umi.log"),
-    )
+    return preprocess_in(tmp, "Q1", fastq, QIASEQ)
 
 
 @pytest.fixture(scope="module")
@@ -283,21 +269,7 @@ def test_reads_without_adapter_or_complete_umi_are_dropped(tmp_path):
     no_adapter = [random_seq(rng, 75) for _ in range(5)]
     fastq = tmp_path / "q.fastq.gz"
     write_fastq(fastq, good + long_insert + no_adapter)
-    summary = preprocess.run(
-        "Q2",
-        str(fastq),
-        QIASEQ,
-        preprocess.LengthWindow(),
-        20,
-        False,
-        1,
-        str(tmp_path / "c.fa"),
-        str(tmp_path / "c.json"),
-        str(tmp_path / "l.tsv"),
-        str(tmp_path / "s.json"),
-        str(tmp_path / "log.txt"),
-        umi_log=str(tmp_path / "umi.log"),
-    )
+    summary = preprocess_in(tmp_path, "Q2", fastq, QIASEQ)
     assert summary["raw_reads"] == 30
     assert summary["umi_extracted_reads"] == 20
     assert summary["molecules_kept"] == 20
