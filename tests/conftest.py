@@ -15,6 +15,11 @@ SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"
 sys.path.insert(0, str(REPO / "workflow"))
 
+from exomir.wrapper import find_tools_beside_python  # noqa: E402
+
+# cutadapt, umi_tools and multiqc installed beside this Python are found by every test
+find_tools_beside_python()
+
 
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when that folder is absent."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 import sys
 from pathlib import Path
@@ -121,8 +120,7 @@ def test_empty_file_is_a_clear_error(tmp_path):
         adapters.check_confidence(detection, 0.25, "E", fastq)
 
 
-def test_auto_trims_with_the_detected_protocol(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+def test_auto_trims_with_the_detected_protocol(tmp_path):
     reads = library(PRESETS["truseq"], n=1500, n5=4, n3=4)
     fastq = write_fastq(tmp_path / "nf.fastq.gz", reads)
     summary = preprocess_in(tmp_path, "NF", fastq, resolve_protocol("auto"))

@@ -4,7 +4,6 @@ for QIAseq), gives back exactly the simulated inserts."""
 from __future__ import annotations
 
 import gzip
-import os
 import random
 import sys
 import zlib
@@ -35,12 +34,6 @@ from exomir.protocols import (  # noqa: E402
 from exomir.reference import read_fasta  # noqa: E402
 
 HEPG2_3P = "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT"
-
-
-@pytest.fixture(autouse=True)
-def tools_on_path(monkeypatch):
-    """cutadapt and umi_tools installed beside this Python are found."""
-    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
 
 
 def mirna_inserts(n: int, seed: int, avoid_3p_a: bool = False) -> list[str]:

@@ -31,11 +31,6 @@ from exomir.reference import read_fasta  # noqa: E402
 QIASEQ = PRESETS["qiaseq"]
 
 
-@pytest.fixture(autouse=True)
-def tools_on_path(monkeypatch):
-    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-
-
 def hamming(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b))
 
