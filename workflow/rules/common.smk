@@ -12,7 +12,7 @@ sys.path.insert(0, str(WORKFLOW_ROOT / "workflow"))
 
 from exomir.annotate import check_drug, read_resistance_list  # noqa: E402
 from exomir.de import check_samples_match, read_count_matrix  # noqa: E402
-from exomir.protocols import resolve_protocol  # noqa: E402
+from exomir.protocols import OVERRIDE_KEYS, resolve_protocol  # noqa: E402
 from exomir.wrapper import find_tools_beside_python  # noqa: E402
 from exomir.samplesheet import design_variables, load_sample_sheet  # noqa: E402
 
@@ -42,10 +42,8 @@ try:
         config["design"],
         require_fastq=not FROM_COUNTS,
     )
-    PROTOCOL = resolve_protocol(
-        config["protocol"],
-        {k: config[k] for k in ("adapter", "adapter_5p", "clip_5p", "clip_3p")},
-    )
+    # the config's own kit must be valid even where the sheet names another for every sample
+    resolve_protocol(config["protocol"], {k: config[k] for k in OVERRIDE_KEYS})
     if config["drug"]:
         check_drug(
             config["drug"],
@@ -55,6 +53,7 @@ except ValueError as error:
     raise WorkflowError(f"exomir: {error}") from None
 
 SAMPLES = list(samples.index)
+QC_TABLE = "results/qc/sample_qc.tsv"
 
 if FROM_COUNTS:
     # Checked when the workflow is parsed, so a mismatch stops the run before any job.
@@ -182,9 +181,6 @@ def plot_covariate():
     return ""
 
 
-QC_TABLE = "results/qc/sample_qc.tsv"
-
-
 def sample_qc_inputs(wildcards):
     """The QC table (runs from FASTQ) and the count matrix (miRNA reads of any run)."""
     inputs = {"counts": count_matrix()}
@@ -229,7 +225,7 @@ def final_outputs():
         outputs += [
             "results/counts/mature_counts.tsv",
             "results/counts/hairpin_counts.tsv",
-            "results/qc/sample_qc.tsv",
+            QC_TABLE,
             "results/qc/multiqc_report.html",
             "results/isomirs/mirtop/mirtop.gff",
         ]
@@ -238,12 +234,12 @@ def final_outputs():
 
 def de_qc_table(wildcards):
     """The QC table for the DE rule, which drops QC 'fail' samples; none from a count matrix."""
-    return [] if FROM_COUNTS else "results/qc/sample_qc.tsv"
+    return [] if FROM_COUNTS else QC_TABLE
 
 
 def sample_protocols_of_sheet():
     """Library kit of every sample: the sheet's 'protocol' column, else the config's."""
-    from exomir.protocols import OVERRIDE_KEYS, sample_protocols
+    from exomir.protocols import sample_protocols
 
     if FROM_COUNTS:
         return {}
