@@ -31,14 +31,10 @@ import argparse
 import resource
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-
-from exomir.de import DEOptions, run_de  # noqa: E402
+from exomir.de import DEOptions, run_de
 
 
 def simulate(n_features: int, n_samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

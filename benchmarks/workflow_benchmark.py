@@ -20,11 +20,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from exomir.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
-from exomir.simulate import simulate  # noqa: E402
 
 
 def main() -> None:
@@ -61,14 +59,30 @@ def main() -> None:
         rows = []
         for path in sorted((run / "results/benchmarks").rglob("*.tsv")):
             bench = pd.read_csv(path, sep="\t")
-            rows.append({"step": path.parent.name, "s": bench["s"].iloc[0], "max_rss_mb": bench["max_rss"].iloc[0]})
-        per_step = pd.DataFrame(rows).groupby("step").agg(jobs=("s", "size"), seconds=("s", "sum"), max_rss_mb=("max_rss_mb", "max"))
-        trim_seconds = per_step.loc["cutadapt", "seconds"] if "cutadapt" in per_step.index else float("nan")
+            rows.append(
+                {
+                    "step": path.parent.name,
+                    "s": bench["s"].iloc[0],
+                    "max_rss_mb": bench["max_rss"].iloc[0],
+                }
+            )
+        per_step = (
+            pd.DataFrame(rows)
+            .groupby("step")
+            .agg(jobs=("s", "size"), seconds=("s", "sum"), max_rss_mb=("max_rss_mb", "max"))
+        )
+        trim_seconds = (
+            per_step.loc["cutadapt", "seconds"] if "cutadapt" in per_step.index else float("nan")
+        )
 
-    print(f"libraries: {2 * args.per_group} x {args.reads:,} simulated reads ({raw:,} raw reads in all)")
+    print(
+        f"libraries: {2 * args.per_group} x {args.reads:,} simulated reads ({raw:,} raw reads in all)"
+    )
     print(f"simulation: {simulated:.1f} s")
     print(f"workflow wall time ({args.cores} cores): {wall:.1f} s")
-    print(f"trimming + collapsing: {raw / trim_seconds:,.0f} reads/s per job (summed job time {trim_seconds:.1f} s)")
+    print(
+        f"trimming + collapsing: {raw / trim_seconds:,.0f} reads/s per job (summed job time {trim_seconds:.1f} s)"
+    )
     print(per_step.round(2).to_string())
 
 

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from exomir.wrapper import prepare_job_environment
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"
-sys.path.insert(0, str(REPO / "workflow"))
 
-from exomir.wrapper import find_tools_beside_python  # noqa: E402
-
-# cutadapt, umi_tools and multiqc installed beside this Python are found by every test
-find_tools_beside_python()
+# cutadapt, umi_tools, multiqc and the exomir package are found by every test and job
+prepare_job_environment()
 
 
 def shared_data(*parts: str) -> Path:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import preprocess_in
+from exomir import adapters
+from exomir.protocols import PRESETS, kit_read, resolve_protocol
+from exomir.reference import read_fasta
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
-from exomir import adapters  # noqa: E402
-from exomir.protocols import PRESETS, kit_read, resolve_protocol  # noqa: E402
-from exomir.reference import read_fasta  # noqa: E402
-from conftest import preprocess_in  # noqa: E402
 
 HEPG2_3P = "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT"
 

@@ -7,15 +7,32 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
 from exomir import annotate
+from scipy import stats
 
 FEATURES = pd.DataFrame(
     {
-        "feature": ["hsa-miR-21-5p", "hsa-miR-21-3p", "hsa-miR-199a-3p/hsa-miR-199b-3p", "hsa-miR-151a-3p", "hsa-miR-16-5p"],
-        "mature_names": ["hsa-miR-21-5p", "hsa-miR-21-3p", "hsa-miR-199a-3p;hsa-miR-199b-3p", "hsa-miR-151a-3p", "hsa-miR-16-5p"],
-        "mimat": ["MIMAT0000076", "MIMAT0004494", "MIMAT0000232;MIMAT0004563", "MIMAT0000757", "MIMAT0000069"],
+        "feature": [
+            "hsa-miR-21-5p",
+            "hsa-miR-21-3p",
+            "hsa-miR-199a-3p/hsa-miR-199b-3p",
+            "hsa-miR-151a-3p",
+            "hsa-miR-16-5p",
+        ],
+        "mature_names": [
+            "hsa-miR-21-5p",
+            "hsa-miR-21-3p",
+            "hsa-miR-199a-3p;hsa-miR-199b-3p",
+            "hsa-miR-151a-3p",
+            "hsa-miR-16-5p",
+        ],
+        "mimat": [
+            "MIMAT0000076",
+            "MIMAT0004494",
+            "MIMAT0000232;MIMAT0004563",
+            "MIMAT0000757",
+            "MIMAT0000069",
+        ],
     }
 )
 
@@ -30,17 +47,46 @@ def _finding(**values):
 FINDINGS = pd.DataFrame(
     [
         # arm not resolved: both arms listed
-        _finding(mirna_as_written="miR-21", mirbase_ids="hsa-miR-21-5p;hsa-miR-21-3p", mimat="MIMAT0000076;MIMAT0004494", direction_in_resistance="up", drugs="cisplatin", cancer="ovarian cancer", ref="10"),
+        _finding(
+            mirna_as_written="miR-21",
+            mirbase_ids="hsa-miR-21-5p;hsa-miR-21-3p",
+            mimat="MIMAT0000076;MIMAT0004494",
+            direction_in_resistance="up",
+            drugs="cisplatin",
+            cancer="ovarian cancer",
+            ref="10",
+        ),
         # one paralog named; the merged feature carries both accessions
-        _finding(mirna_as_written="miR-199b-3p", mirbase_ids="hsa-miR-199b-3p", mimat="MIMAT0004563", direction_in_resistance="down", drugs="doxorubicin", role="sensitizing", ref="11"),
+        _finding(
+            mirna_as_written="miR-199b-3p",
+            mirbase_ids="hsa-miR-199b-3p",
+            mimat="MIMAT0004563",
+            direction_in_resistance="down",
+            drugs="doxorubicin",
+            role="sensitizing",
+            ref="11",
+        ),
         # renamed between miRBase versions (miR-151 → miR-151a-3p): the accession still matches
-        _finding(mirna_as_written="miR-151", mirbase_ids="hsa-miR-151-3p", mimat="MIMAT0000757", drugs="gemcitabine", role="biomarker", ref="12"),
+        _finding(
+            mirna_as_written="miR-151",
+            mirbase_ids="hsa-miR-151-3p",
+            mimat="MIMAT0000757",
+            drugs="gemcitabine",
+            role="biomarker",
+            ref="12",
+        ),
     ]
 )
 
 DE = pd.DataFrame(
     {
-        "feature": ["hsa-miR-21-5p", "hsa-miR-21-3p", "hsa-miR-199a-3p/hsa-miR-199b-3p", "hsa-miR-151a-3p", "hsa-miR-16-5p"],
+        "feature": [
+            "hsa-miR-21-5p",
+            "hsa-miR-21-3p",
+            "hsa-miR-199a-3p/hsa-miR-199b-3p",
+            "hsa-miR-151a-3p",
+            "hsa-miR-16-5p",
+        ],
         "baseMean": [100.0, 5.0, 50.0, 30.0, 1000.0],
         "log2FoldChange": [2.0, -0.5, 1.5, 0.1, 0.0],
         "lfcSE": [0.3] * 5,
@@ -53,7 +99,12 @@ DE = pd.DataFrame(
 
 def test_join_by_accession():
     hits = annotate.resistance_hits(DE, FEATURES, FINDINGS).set_index("feature")
-    assert set(hits.index) == {"hsa-miR-21-5p", "hsa-miR-21-3p", "hsa-miR-199a-3p/hsa-miR-199b-3p", "hsa-miR-151a-3p"}
+    assert set(hits.index) == {
+        "hsa-miR-21-5p",
+        "hsa-miR-21-3p",
+        "hsa-miR-199a-3p/hsa-miR-199b-3p",
+        "hsa-miR-151a-3p",
+    }
     assert hits.loc["hsa-miR-151a-3p", "mirna_as_written"] == "miR-151"
     assert hits.loc["hsa-miR-199a-3p/hsa-miR-199b-3p", "roles"] == "sensitizing"
     assert "hsa-miR-16-5p" not in hits.index
@@ -91,7 +142,9 @@ def test_significant_first_and_drug_focus():
 
 
 def test_unknown_drug_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"drug 'aspirin'.*known drugs: cisplatin, doxorubicin, gemcitabine"):
+    with pytest.raises(
+        ValueError, match=r"drug 'aspirin'.*known drugs: cisplatin, doxorubicin, gemcitabine"
+    ):
         annotate.resistance_hits(DE, FEATURES, FINDINGS, drug="aspirin")
 
 

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from exomir import count, reference
 
 MIRBASE = Path(__file__).resolve().parents[1] / "resources" / "mirbase"
@@ -22,7 +21,9 @@ pytestmark = pytest.mark.skipif(
 def small_reference(tmp_path_factory):
     """A slice of the bundled reference: a few hairpins and their mature miRNAs."""
     out = tmp_path_factory.mktemp("ref")
-    hairpins = [(n, s) for n, s in reference.read_fasta(MIRBASE / "hsa_hairpin.fa") if n in HAIRPINS]
+    hairpins = [
+        (n, s) for n, s in reference.read_fasta(MIRBASE / "hsa_hairpin.fa") if n in HAIRPINS
+    ]
     mature = reference.mature_from_fasta(MIRBASE / "hsa_mature.fa")
     hairpin_text = "".join(s for _, s in hairpins)
     mature = [m for m in mature if m.sequence in hairpin_text]
@@ -92,7 +93,9 @@ def test_equally_good_features_share_the_count(small_reference, tmp_path):
 
 def test_identical_paralogs_are_one_feature_counted_once(small_reference, tmp_path):
     hp, loc = _mature(small_reference, "hsa-miR-199a-3p/hsa-miR-199b-3p")
-    result = _count(small_reference, tmp_path, [(hp[loc.start : loc.end], 12), (hp[loc.start : loc.end + 2], 3)])
+    result = _count(
+        small_reference, tmp_path, [(hp[loc.start : loc.end], 12), (hp[loc.start : loc.end + 2], 3)]
+    )
     assert result.mature == {"hsa-miR-199a-3p/hsa-miR-199b-3p": 15.0}
     assert sum(result.hairpin.values()) == pytest.approx(15.0)
 

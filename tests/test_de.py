@@ -1,16 +1,12 @@
 """Tests of exomir.de: concordance with R DESeq2, input errors, determinism,
 batch adjustment on planted data, and the count-matrix helpers."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from exomir.de import (  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from exomir.de import (
     RESULT_COLUMNS,
     DEOptions,
     check_samples_match,

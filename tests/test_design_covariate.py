@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from conftest import mature_names, run_snakemake as run_workflow
+from conftest import mature_names
+from conftest import run_snakemake as run_workflow
 
 pytestmark = pytest.mark.workflow
 

@@ -2,14 +2,13 @@
 and report without FASTQ files, and a clear error when matrix and sheet disagree."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from conftest import mature_names, run_snakemake as run_workflow
+from conftest import mature_names
+from conftest import run_snakemake as run_workflow
 
 pytestmark = pytest.mark.workflow
 
@@ -144,7 +143,6 @@ def test_sample_mismatch_is_a_clear_error(tmp_path, change, named):
 
 
 def test_feature_accessions_match_feature_or_member_name():
-    sys.path.insert(0, str(REPO / "workflow"))
     from exomir.annotate import feature_accessions
 
     features = pd.DataFrame(

@@ -3,17 +3,13 @@ input gives the same bytes, and the choices behind the figures (labels, PCA,
 z-scores, QC table, top features) are right."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from exomir import plots  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from exomir import plots
+from PIL import Image
 
 CASE, CONTROL = "resistant", "sensitive"
 
@@ -227,7 +223,9 @@ def test_pca_of_identical_or_unfitted_samples_is_a_message_not_a_crash(tmp_path)
         {"A": [1.0, 2.0, np.nan], "B": [1.0, 2.0, np.nan], "C": [1.0, 2.0, np.nan]},
         index=["m1", "m2", "m3"],
     )
-    samples = pd.DataFrame({"condition": ["resistant", "sensitive", "sensitive"]}, index=["A", "B", "C"])
+    samples = pd.DataFrame(
+        {"condition": ["resistant", "sensitive", "sensitive"]}, index=["A", "B", "C"]
+    )
     coords = plots.pca_plot(vst, samples, tmp_path / "pca.png")
     assert coords.empty
     assert (tmp_path / "pca.png").stat().st_size > 0

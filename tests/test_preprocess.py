@@ -41,12 +41,17 @@ def test_truncated_fastq_is_a_clear_error_naming_sample_and_file(tmp_path):
     import gzip
 
     import pytest
-
     from conftest import preprocess_in
     from exomir.protocols import PRESETS
 
-    good = b"".join(b"@r%d\nACGTACGTACGTACGTACGTTGGAATTCTCGGGTGCCAAGG\n+\n%s\n" % (i, b"I" * 41) for i in range(2000))
+    good = b"".join(
+        b"@r%d\nACGTACGTACGTACGTACGTTGGAATTCTCGGGTGCCAAGG\n+\n%s\n" % (i, b"I" * 41)
+        for i in range(2000)
+    )
     fastq = tmp_path / "broken.fastq.gz"
     fastq.write_bytes(gzip.compress(good)[:1500])
-    with pytest.raises(preprocess.InputError, match=r"(?s)sample 'P07': cannot trim .*broken\.fastq\.gz: .*ended.*Fix:"):
+    with pytest.raises(
+        preprocess.InputError,
+        match=r"(?s)sample 'P07': cannot trim .*broken\.fastq\.gz: .*ended.*Fix:",
+    ):
         preprocess_in(tmp_path, "P07", fastq, PRESETS["truseq"])

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import gzip
 import random
-import sys
 import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
 from conftest import preprocess_in
-from exomir import preprocess  # noqa: E402
-from exomir.protocols import (  # noqa: E402
+from exomir import preprocess
+from exomir.protocols import (
     AUTO,
     PRESETS,
     PROTOCOL_NAMES,
@@ -31,7 +26,9 @@ from exomir.protocols import (  # noqa: E402
     sample_protocols,
     umi_pattern,
 )
-from exomir.reference import read_fasta  # noqa: E402
+from exomir.reference import read_fasta
+
+REPO = Path(__file__).resolve().parents[1]
 
 HEPG2_3P = "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT"
 
@@ -90,7 +87,8 @@ KIT_CASES = {
     ),
     "custom_5p_adapter": (
         resolve_protocol(
-            "custom", {"adapter": "TGGAATTCTCGGGTGCCAAGG", "adapter_5p": "GTTCAGAGTTCTACAGTCCGACGATC"}
+            "custom",
+            {"adapter": "TGGAATTCTCGGGTGCCAAGG", "adapter_5p": "GTTCAGAGTTCTACAGTCCGACGATC"},
         ),
         75,
         0,
@@ -98,7 +96,9 @@ KIT_CASES = {
         0,
     ),
     "custom_both_clips": (
-        resolve_protocol("custom", {"adapter": "AGATCGGAAGAGCACACGTCT", "clip_5p": 2, "clip_3p": 3}),
+        resolve_protocol(
+            "custom", {"adapter": "AGATCGGAAGAGCACACGTCT", "clip_5p": 2, "clip_3p": 3}
+        ),
         50,
         2,
         3,

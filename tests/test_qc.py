@@ -7,17 +7,14 @@ import gzip
 import json
 import math
 import random
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake
+from exomir import qc
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
-from conftest import run_snakemake  # noqa: E402
-from exomir import qc  # noqa: E402
 
 T = qc.Thresholds()
 
@@ -45,7 +42,12 @@ def test_hemolysis_index():
 
 
 def test_find_feature_across_species_and_merged_features():
-    features = ["hsa-miR-23a-3p", "hsa-miR-451a", "hsa-miR-199a-3p/hsa-miR-199b-3p", "mmu-miR-21a-5p"]
+    features = [
+        "hsa-miR-23a-3p",
+        "hsa-miR-451a",
+        "hsa-miR-199a-3p/hsa-miR-199b-3p",
+        "mmu-miR-21a-5p",
+    ]
     assert qc.find_feature(features, "miR-451a") == "hsa-miR-451a"
     assert qc.find_feature(features, "miR-199b-3p") == "hsa-miR-199a-3p/hsa-miR-199b-3p"
     assert qc.find_feature(features, "miR-21a-5p") == "mmu-miR-21a-5p"
@@ -56,8 +58,16 @@ def test_find_feature_across_species_and_merged_features():
     "changes, status, reason",
     [
         ({}, "pass", None),
-        ({"mirna_reads": 0, "mirna_fraction": 0.0, "detected_mirnas": 0}, "fail", "mirna_reads 0 < 1000"),
-        ({"mirna_fraction": None, "mirna_reads": 0, "detected_mirnas": 0}, "fail", "mirna_fraction NA"),
+        (
+            {"mirna_reads": 0, "mirna_fraction": 0.0, "detected_mirnas": 0},
+            "fail",
+            "mirna_reads 0 < 1000",
+        ),
+        (
+            {"mirna_fraction": None, "mirna_reads": 0, "detected_mirnas": 0},
+            "fail",
+            "mirna_fraction NA",
+        ),
         ({"raw_reads": 10}, "fail", "raw_reads 10 < 1000"),
         ({"mirna_reads": 5000}, "warn", "mirna_reads 5000 < 10000"),
         ({"dimer_fraction": 0.8}, "warn", "dimer_fraction 0.800 > 0.500"),
@@ -105,7 +115,10 @@ def _inputs(tmp_path):
         }
         for s, d in zip(samples, (1_000, 9_000, 500))
     }
-    protocols = {s: {"protocol": "truseq", "adapter_3p": "TGGAATTCTCGGGTGCCAAGG", "detected": False} for s in samples}
+    protocols = {
+        s: {"protocol": "truseq", "adapter_3p": "TGGAATTCTCGGGTGCCAAGG", "detected": False}
+        for s in samples
+    }
     protocols["C"] = {
         "protocol": "nextflex",
         "adapter_3p": "TGGAATTCTCGGGTGCCAAGG",
@@ -114,7 +127,9 @@ def _inputs(tmp_path):
         "clip_5p": 4,
         "clip_3p": 4,
     }
-    lengths = {s: {0: summaries[s]["adapter_dimers"], 22: summaries[s]["reads_kept"]} for s in samples}
+    lengths = {
+        s: {0: summaries[s]["adapter_dimers"], 22: summaries[s]["reads_kept"]} for s in samples
+    }
     features = ["hsa-miR-451a", "hsa-miR-23a-3p"] + [f"hsa-miR-{i}" for i in range(100)]
     counts = pd.DataFrame(0, index=features, columns=samples)
     counts.loc[features[2:], "A"] = 60

@@ -4,17 +4,14 @@ Skipped, with the reason, where the shared data folder is absent."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake
+from exomir import adapters
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
-from conftest import run_snakemake  # noqa: E402
-from exomir import adapters  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 TRUSEQ_3P = "TGGAATTCTCGGGTGCCAAGG"
@@ -25,7 +22,9 @@ ENCODE_3P = "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT"
 def real(*parts: str) -> Path:
     path = REAL.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} not found: the shared data folder (../shared/data) sits beside the clone")
+        pytest.skip(
+            f"{path} not found: the shared data folder (../shared/data) sits beside the clone"
+        )
     return path
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from exomir import reference
 
 MIRBASE = Path(__file__).resolve().parents[1] / "resources" / "mirbase"
@@ -42,8 +41,10 @@ def test_locations_of_mature_in_hairpin():
         reference.Mature("x-miR-1-3p", "MIMAT2", "TTTTGGGGCCCCAAAATT"),
     ]
     hairpin = "GG" + "ACGTACGTACGTACGTAC" + "AAAAAAAA" + "TTTTGGGGCCCCAAAATT" + "C"
-    locs = reference.locate_mature_in_hairpins(reference.build_features(mature), [("x-mir-1", hairpin)])
-    assert [(l.feature, l.start, l.end) for l in locs] == [
+    locs = reference.locate_mature_in_hairpins(
+        reference.build_features(mature), [("x-mir-1", hairpin)]
+    )
+    assert [(loc.feature, loc.start, loc.end) for loc in locs] == [
         ("x-miR-1-5p", 2, 20),
         ("x-miR-1-3p", 28, 46),
     ]
@@ -69,9 +70,11 @@ def test_mirtop_gff_in_hairpin_coordinates(tmp_path):
     paths = [tmp_path / n for n in ("m.fa", "h.fa", "f.tsv", "l.tsv", "p.gff3")]
     reference.write_reference(mature, [("x-mir-1", hairpin)], *paths[:4])
     reference.write_mirtop_gff(paths[2], paths[3], paths[1], paths[4])
-    lines = [line.split("\t") for line in paths[4].read_text().splitlines() if not line.startswith("#")]
+    lines = [
+        line.split("\t") for line in paths[4].read_text().splitlines() if not line.startswith("#")
+    ]
     assert lines[0][:5] == ["x-mir-1", ".", "miRNA_primary_transcript", "1", str(len(hairpin))]
     # both identical-sequence members are annotated at the same place
-    assert [(l[2], l[3], l[4]) for l in lines[1:]] == [("miRNA", "3", "20")] * 2
+    assert [(row[2], row[3], row[4]) for row in lines[1:]] == [("miRNA", "3", "20")] * 2
     assert "Name=x-miR-1b-5p;Derives_from=x-mir-1" in lines[2][8]
     assert "miRBase" in paths[4].read_text().splitlines()[1]

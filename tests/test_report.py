@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import run_snakemake as run_workflow
 from PIL import Image
 

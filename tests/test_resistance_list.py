@@ -158,8 +158,7 @@ def _ref_key(ref: str):
 def test_sorted(table):
     rows = list(table.itertuples(index=False))
     keys = [
-        (r.source, _ref_key(r.ref), r.mirna_as_written, r.role, r.drugs, r.cancer)
-        for r in rows
+        (r.source, _ref_key(r.ref), r.mirna_as_written, r.role, r.drugs, r.cancer) for r in rows
     ]
     assert keys == sorted(keys)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from exomir.samplesheet import SampleSheetError, design_variables, load_sample_sheet
 
 CONTRAST = {"variable": "condition", "case": "resistant", "control": "sensitive"}
@@ -19,7 +18,12 @@ def _sheet(tmp_path, rows, header="sample\tcondition\tfastq", make_files=True):
     return path
 
 
-GOOD = ["R1\tresistant\tR1.fastq.gz", "R2\tresistant\tR2.fastq", "S1\tsensitive\tS1.fastq.gz", "S2\tsensitive\tS2.fastq.gz"]
+GOOD = [
+    "R1\tresistant\tR1.fastq.gz",
+    "R2\tresistant\tR2.fastq",
+    "S1\tsensitive\tS1.fastq.gz",
+    "S2\tsensitive\tS2.fastq.gz",
+]
 
 
 def test_good_sheet_resolves_paths_relative_to_the_sheet(tmp_path):
@@ -45,7 +49,9 @@ def test_duplicate_sample(tmp_path):
 @pytest.mark.parametrize("name", ["R 1", "R/1", "R1*", "é1"])
 def test_bad_sample_name(tmp_path, name):
     rows = [f"{name}\tresistant\tR1.fastq.gz"] + GOOD[1:]
-    with pytest.raises(SampleSheetError, match=rf"sample name '{__import__('re').escape(name)}'.*\[A-Za-z0-9_.-\]"):
+    with pytest.raises(
+        SampleSheetError, match=rf"sample name '{__import__('re').escape(name)}'.*\[A-Za-z0-9_.-\]"
+    ):
         load_sample_sheet(_sheet(tmp_path, rows), CONTRAST)
 
 
@@ -57,7 +63,9 @@ def test_condition_not_in_contrast(tmp_path):
 
 def test_too_few_samples_in_a_group(tmp_path):
     rows = GOOD[:3]
-    with pytest.raises(SampleSheetError, match=r"condition 'sensitive' has 1 sample\(s\).*at least 2"):
+    with pytest.raises(
+        SampleSheetError, match=r"condition 'sensitive' has 1 sample\(s\).*at least 2"
+    ):
         load_sample_sheet(_sheet(tmp_path, rows), CONTRAST)
 
 
@@ -75,7 +83,9 @@ def test_missing_required_column(tmp_path):
 
 def test_not_a_fastq_name(tmp_path):
     rows = GOOD[:3] + ["S2\tsensitive\tS2.bam"]
-    with pytest.raises(SampleSheetError, match=r"sample 'S2': file S2\.bam does not end in \.fastq"):
+    with pytest.raises(
+        SampleSheetError, match=r"sample 'S2': file S2\.bam does not end in \.fastq"
+    ):
         load_sample_sheet(_sheet(tmp_path, rows), CONTRAST)
 
 
@@ -87,7 +97,9 @@ def test_sheet_itself_missing(tmp_path):
 def test_covariates_are_kept(tmp_path):
     rows = [r + f"\tb{i % 2}" for i, r in enumerate(GOOD)]
     sheet = load_sample_sheet(
-        _sheet(tmp_path, rows, header="sample\tcondition\tfastq\tbatch"), CONTRAST, "~ batch + condition"
+        _sheet(tmp_path, rows, header="sample\tcondition\tfastq\tbatch"),
+        CONTRAST,
+        "~ batch + condition",
     )
     assert list(sheet["batch"]) == ["b0", "b1", "b0", "b1"]
 

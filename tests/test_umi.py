@@ -13,20 +13,18 @@ from pathlib import Path
 
 import pysam
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-
 from conftest import preprocess_in
-from exomir import preprocess, umi  # noqa: E402
-from exomir.protocols import (  # noqa: E402
+from exomir import preprocess, umi
+from exomir.protocols import (
     PRESETS,
     QIASEQ_3P,
     adapter_pass_args,
     kit_read,
     umi_extract_args,
 )
-from exomir.reference import read_fasta  # noqa: E402
+from exomir.reference import read_fasta
+
+REPO = Path(__file__).resolve().parents[1]
 
 QIASEQ = PRESETS["qiaseq"]
 
@@ -66,7 +64,9 @@ def simulate_qiaseq(seed: int = 7, n_inserts: int = 40):
             observed = [code] * copies
             if copies >= 3:
                 i = rng.randrange(12)
-                observed.append(code[:i] + rng.choice([b for b in "ACGT" if b != code[i]]) + code[i + 1 :])
+                observed.append(
+                    code[:i] + rng.choice([b for b in "ACGT" if b != code[i]]) + code[i + 1 :]
+                )
             for u in observed:
                 read = kit_read(QIASEQ, insert, read_length=75, umi=u)
                 if rng.random() < 0.1:  # one substitution in the adapter
@@ -143,7 +143,13 @@ def test_umi_taken_after_trimming_would_miss_the_truth(qiaseq_run, tmp_path):
     end of the trimmed read are insert bases, so all molecules of an insert collapse into
     one and the counts above could not be met."""
     trimmed = subprocess.run(
-        [*adapter_pass_args(QIASEQ, 20, False), "--quiet", "--output", "-", str(qiaseq_run["fastq"])],
+        [
+            *adapter_pass_args(QIASEQ, 20, False),
+            "--quiet",
+            "--output",
+            "-",
+            str(qiaseq_run["fastq"]),
+        ],
         check=True,
         capture_output=True,
     ).stdout.splitlines()[1::4]
@@ -176,7 +182,10 @@ def test_directional_clusters():
 def _write_bam(path: Path, pairs: Counter) -> list[bytes]:
     """One contig per insert, every read at position 0, UMI at the end of the read name."""
     inserts = sorted({insert for insert, _ in pairs})
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": f"ins{i}", "LN": 100} for i in range(len(inserts))]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": f"ins{i}", "LN": 100} for i in range(len(inserts))],
+    }
     unsorted = path.with_suffix(".unsorted.bam")
     with pysam.AlignmentFile(str(unsorted), "wb", header=header) as bam:
         n = 0
@@ -204,7 +213,7 @@ def test_deduplication_matches_umi_tools_dedup(tmp_path):
     on UMI sets dense in 1-mismatch neighbours with uneven counts."""
     rng = random.Random(11)
     pairs: Counter = Counter()
-    for k in range(60):
+    for _ in range(60):
         insert = random_seq(rng, 22).encode()
         stem = random_seq(rng, 9)
         for _ in range(rng.randint(1, 25)):

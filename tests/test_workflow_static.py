@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, tool_env
 
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
@@ -43,11 +42,20 @@ def test_conda_env_is_pinned_with_the_right_channels(env):
     assert spec["dependencies"], f"{env.name} lists no packages"
     for dep in spec["dependencies"]:
         assert isinstance(dep, str), f"{env.name}: {dep!r}"
-        assert re.fullmatch(r"[A-Za-z0-9_.-]+ ?==?[0-9][0-9A-Za-z.*]*", dep), f"{env.name}: '{dep}' is not pinned"
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+ ?==?[0-9][0-9A-Za-z.*]*", dep), (
+            f"{env.name}: '{dep}' is not pinned"
+        )
 
 
 def test_heavy_rules_have_benchmarks_threads_and_memory():
-    heavy = {"cutadapt_trim_collapse", "bowtie_align_mature", "bowtie_align_hairpin", "bowtie_build", "pysam_count_sample", "pydeseq2_diffexp"}
+    heavy = {
+        "cutadapt_trim_collapse",
+        "bowtie_align_mature",
+        "bowtie_align_hairpin",
+        "bowtie_build",
+        "pysam_count_sample",
+        "pydeseq2_diffexp",
+    }
     bodies = {name: body for _, name, body in _rules()}
     for name in heavy:
         assert "benchmark:" in bodies[name], name
@@ -60,7 +68,11 @@ def test_snakemake_lint_is_clean(tmp_path, example_dir):
     config.write_text(f"samples: {example_dir / 'samples.tsv'}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(config)],
-        cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert "Congratulations, your workflow is in a good condition!" in proc.stdout, proc.stdout
 
@@ -69,7 +81,11 @@ def test_snakefmt_check_passes():
     snakefmt = [sys.executable, "-m", "snakefmt"]
     proc = subprocess.run(
         [*snakefmt, "--check", "Snakefile", "workflow"],
-        cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout
 
@@ -82,14 +98,18 @@ def test_unknown_config_key_is_rejected(tmp_path):
 
 def test_sheet_error_reaches_the_user(tmp_path):
     sheet = tmp_path / "samples.tsv"
-    sheet.write_text("sample\tcondition\tfastq\nA\tresistant\ta.fastq.gz\nA\tsensitive\tb.fastq.gz\n")
+    sheet.write_text(
+        "sample\tcondition\tfastq\nA\tresistant\ta.fastq.gz\nA\tsensitive\tb.fastq.gz\n"
+    )
     proc = run_snakemake(tmp_path, {"samples": str(sheet)}, "-n", check=False)
     assert proc.returncode != 0
     assert "duplicate sample name(s) A" in proc.stdout
 
 
 def test_dry_run_from_another_working_directory(tmp_path, example_dir):
-    proc = run_snakemake(tmp_path / "elsewhere", {"samples": str(example_dir / "samples.tsv")}, "-n")
+    proc = run_snakemake(
+        tmp_path / "elsewhere", {"samples": str(example_dir / "samples.tsv")}, "-n"
+    )
     assert "pydeseq2_diffexp" in proc.stdout
 
 
@@ -107,3 +127,16 @@ def test_other_species_reference_from_the_bundled_table(tmp_path, example_dir):
     features = (tmp_path / "results/reference/features.tsv").read_text().splitlines()
     assert len(features) > 1000
     assert all(line.startswith("mmu-") for line in features[1:])
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
+def test_ruff_is_clean(command):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "."],
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout

@@ -67,7 +67,7 @@ def feature_accessions(features: pd.DataFrame) -> dict[str, set[str]]:
     """
     accessions: dict[str, set[str]] = {}
     names = features["mature_names"] if "mature_names" in features else features["feature"]
-    for feature, members, mimat in zip(features["feature"], names, features["mimat"]):
+    for members, mimat in zip(names, features["mimat"]):
         member_names = [n for n in str(members).split(";") if n]
         member_accs = [a for a in str(mimat).split(";") if a]
         aligned = len(member_names) == len(member_accs)
@@ -80,7 +80,9 @@ def feature_accessions(features: pd.DataFrame) -> dict[str, set[str]]:
     return accessions
 
 
-def match_findings(de: pd.DataFrame, accessions: dict[str, set[str]], findings: pd.DataFrame) -> dict[str, list[int]]:
+def match_findings(
+    de: pd.DataFrame, accessions: dict[str, set[str]], findings: pd.DataFrame
+) -> dict[str, list[int]]:
     """DE feature → row positions of the findings sharing a MIMAT accession with it."""
     by_accession: dict[str, list[int]] = {}
     for pos, cell in enumerate(findings["mimat"]):
@@ -88,7 +90,9 @@ def match_findings(de: pd.DataFrame, accessions: dict[str, set[str]], findings: 
             by_accession.setdefault(acc, []).append(pos)
     matches = {}
     for feature in de["feature"]:
-        rows = sorted({pos for acc in accessions.get(feature, ()) for pos in by_accession.get(acc, [])})
+        rows = sorted(
+            {pos for acc in accessions.get(feature, ()) for pos in by_accession.get(acc, [])}
+        )
         if rows:
             matches[feature] = rows
     return matches
@@ -144,7 +148,9 @@ def resistance_hits(
                 "significant": "yes" if pd.notna(padj) and padj < alpha else "no",
                 "observed_direction": "up" if lfc > 0 else "down" if lfc < 0 else "none",
                 "direction_in_resistance": _collapse(sorted(set(f["direction_in_resistance"]))),
-                "direction_consistent": direction_consistent(lfc, set(f["direction_in_resistance"])),
+                "direction_consistent": direction_consistent(
+                    lfc, set(f["direction_in_resistance"])
+                ),
                 "drug_focus": "yes" if for_drug.any() else "no",
                 "n_findings": len(f),
                 "roles": _collapse(sorted(set(f["role"]))),
@@ -206,9 +212,25 @@ def enrichment(
             "n_listed_significant": a,
         }
         odds, p_fisher = fisher_greater(a, b, c, d)
-        rows.append({"test": "fisher_exact", **base, "effect_measure": "odds_ratio", "effect_size": odds, "pvalue": p_fisher})
+        rows.append(
+            {
+                "test": "fisher_exact",
+                **base,
+                "effect_measure": "odds_ratio",
+                "effect_size": odds,
+                "pvalue": p_fisher,
+            }
+        )
         auc, p_rank = rank_test(abs_stat[listed], abs_stat[~listed])
-        rows.append({"test": "mann_whitney_abs_stat", **base, "effect_measure": "auc", "effect_size": auc, "pvalue": p_rank})
+        rows.append(
+            {
+                "test": "mann_whitney_abs_stat",
+                **base,
+                "effect_measure": "auc",
+                "effect_size": auc,
+                "pvalue": p_rank,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -45,7 +45,9 @@ class Tolerance:
 class SampleCounts:
     mature: dict[str, float]
     hairpin: dict[str, float]
-    isomirs: list[tuple]  # (sequence, reads, feature, hairpin, offset_5p, offset_3p, mismatches, stage)
+    isomirs: list[
+        tuple
+    ]  # (sequence, reads, feature, hairpin, offset_5p, offset_3p, mismatches, stage)
 
 
 def multiplicity(read_name: str) -> int:
@@ -85,7 +87,9 @@ def _mismatch_positions(aln: pysam.AlignedSegment) -> list[int]:
     """Read positions of mismatches (from the MD tag bowtie writes)."""
     if not aln.has_tag("MD") or aln.get_tag("NM") == 0:
         return []
-    return [q for q, _, ref in aln.get_aligned_pairs(matches_only=True, with_seq=True) if ref.islower()]
+    return [
+        q for q, _, ref in aln.get_aligned_pairs(matches_only=True, with_seq=True) if ref.islower()
+    ]
 
 
 def _internal_mismatches(aln: pysam.AlignedSegment, tail: int) -> int:
@@ -134,7 +138,15 @@ def count_sample(
                 d5 = a.reference_start - loc.start
                 d3 = a.reference_end - loc.end
                 if abs(d5) <= tolerance.tolerance_5p and abs(d3) <= tolerance.tolerance_3p:
-                    record = (seq, loc.feature, a.reference_name, d5, d3, a.get_tag("NM"), "hairpin")
+                    record = (
+                        seq,
+                        loc.feature,
+                        a.reference_name,
+                        d5,
+                        d3,
+                        a.get_tag("NM"),
+                        "hairpin",
+                    )
                     candidates[name].append((_internal_mismatches(a, tail), 1, loc.feature, record))
 
     # bowtie's threads may write reads in any order: add up in rank order, so that
@@ -166,7 +178,10 @@ def round_half_up(value: float) -> int:
 
 def write_sample_counts(counts: SampleCounts, mature_tsv, hairpin_tsv, isomirs_tsv) -> None:
     """Per-sample tables: fractional counts (4 decimals) and one row per insert alignment."""
-    for table, path, key in ((counts.mature, mature_tsv, "feature"), (counts.hairpin, hairpin_tsv, "hairpin")):
+    for table, path, key in (
+        (counts.mature, mature_tsv, "feature"),
+        (counts.hairpin, hairpin_tsv, "hairpin"),
+    ):
         with open(path, "w") as out:
             out.write(f"{key}\treads\n")
             out.writelines(f"{name}\t{value:.4f}\n" for name, value in sorted(table.items()))

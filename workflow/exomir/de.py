@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -255,8 +256,7 @@ def _validate_counts(counts: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         rows, cols = np.nonzero(bad)
         cells = [
-            f"feature {counts.index[r]!s}, sample {counts.columns[c]!s} "
-            f"(value {counts.iat[r, c]})"
+            f"feature {counts.index[r]!s}, sample {counts.columns[c]!s} (value {counts.iat[r, c]})"
             for r, c in zip(rows[:_MAX_LISTED], cols[:_MAX_LISTED])
         ]
         more = f" ... and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
@@ -822,7 +822,7 @@ def read_count_matrix(path: str | Path) -> pd.DataFrame:
     if bad.any():
         rows, cols = np.nonzero(bad)
         cells = [
-            f"feature {features[r]} (line {r + 2}), sample {samples[c]}: " f"{text.iat[r, c]!r}"
+            f"feature {features[r]} (line {r + 2}), sample {samples[c]}: {text.iat[r, c]!r}"
             for r, c in zip(rows[:_MAX_LISTED], cols[:_MAX_LISTED])
         ]
         more = f" ... and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import matplotlib.transforms  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 __all__ = [
@@ -478,9 +478,12 @@ def ma_plot(
     values, else the unshrunk ones. Returns the column plotted.
     """
     column = "log2FoldChange"
-    if shrunk and "log2FoldChange_shrunk" in de.columns:
-        if pd.to_numeric(de["log2FoldChange_shrunk"], errors="coerce").notna().any():
-            column = "log2FoldChange_shrunk"
+    if (
+        shrunk
+        and "log2FoldChange_shrunk" in de.columns
+        and pd.to_numeric(de["log2FoldChange_shrunk"], errors="coerce").notna().any()
+    ):
+        column = "log2FoldChange_shrunk"
     base = pd.to_numeric(de["baseMean"], errors="coerce").to_numpy(float)
     lfc = pd.to_numeric(de[column], errors="coerce").to_numpy(float)
     ok = np.isfinite(base) & (base > 0) & np.isfinite(lfc)

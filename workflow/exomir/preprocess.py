@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO
 
 from . import adapters, umi
 from .protocols import (
@@ -242,7 +243,9 @@ def _run_chain(
     failed = [(cmd, rc) for cmd, rc in failed if rc != 0]
     if failed:
         log_handle.flush()
-        detail = _last_error_line(log_handle.name) or f"{failed[0][0][0]} exited with {failed[0][1]}"
+        detail = (
+            _last_error_line(log_handle.name) or f"{failed[0][0][0]} exited with {failed[0][1]}"
+        )
         raise _input_error(sample, fastq, detail)
     return counts
 

@@ -33,8 +33,9 @@ sees the full insert-length histogram (dimers, too short, too long).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 TRUSEQ_3P = "TGGAATTCTCGGGTGCCAAGG"
 ILLUMINA_V1_3P = "TCGTATGCCGTCTTCTGCTTG"
@@ -151,7 +152,9 @@ def resolve_protocol(name: str, overrides: Mapping[str, Any] | None = None) -> P
                 "(e.g. adapter: TGGAATTCTCGGGTGCCAAGG), and optionally adapter_5p, clip_5p, "
                 "clip_3p"
             )
-        base = Protocol(CUSTOM, overrides["adapter"], description="User-defined adapters and clips.")
+        base = Protocol(
+            CUSTOM, overrides["adapter"], description="User-defined adapters and clips."
+        )
     elif name in PRESETS:
         base = PRESETS[name]
     else:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -98,7 +99,7 @@ class Thresholds:
     auto_min_confidence: float = 0.25
 
     @classmethod
-    def from_config(cls, qc: Mapping[str, Any] | None) -> "Thresholds":
+    def from_config(cls, qc: Mapping[str, Any] | None) -> Thresholds:
         qc = dict(qc or {})
         known = {k: v for k, v in qc.items() if k in cls.__dataclass_fields__}
         if "hemolysis_mirnas" in known:
@@ -253,7 +254,12 @@ def build_table(
                 "steps (snakemake --forcerun count_matrix)"
             )
         row = sample_row(
-            sample, summaries[sample], adapters[sample], histograms[sample], mature_counts[sample], t
+            sample,
+            summaries[sample],
+            adapters[sample],
+            histograms[sample],
+            mature_counts[sample],
+            t,
         )
         status, reasons = evaluate(row, t)
         row["qc_status"] = status
@@ -312,10 +318,7 @@ def read_qc_table(path: str | Path) -> pd.DataFrame:
 
 def excluded_samples(qc_table: pd.DataFrame, exclude_failed: bool) -> pd.DataFrame:
     """Samples to leave out of DE: sample, qc_status, reason."""
-    if not exclude_failed:
-        rows = qc_table.iloc[0:0]
-    else:
-        rows = qc_table[qc_table["qc_status"] == "fail"]
+    rows = qc_table[qc_table["qc_status"] == "fail"] if exclude_failed else qc_table.iloc[0:0]
     return pd.DataFrame(
         {
             "sample": list(rows["sample"]),
@@ -336,7 +339,10 @@ MQC_TABLE_COLUMNS = {
     "adapter_fraction": ("With adapter", "Fraction of raw reads in which the 3' adapter was found"),
     "dimer_fraction": ("Dimers", "Fraction of raw reads that are adapter dimers (insert <= 5 nt)"),
     "reads_kept": ("Kept reads", "Reads inside the insert-length window"),
-    "molecules_kept": ("Molecules", "Kept reads after UMI deduplication (= kept reads without UMIs)"),
+    "molecules_kept": (
+        "Molecules",
+        "Kept reads after UMI deduplication (= kept reads without UMIs)",
+    ),
     "mirna_reads": ("miRNA reads", "Reads (molecules with UMIs) assigned to mature miRNAs"),
     "mirna_fraction": ("miRNA frac.", "miRNA reads / kept molecules"),
     "detected_mirnas": ("miRNAs", "Mature miRNAs with at least qc.detection_min_reads reads"),
@@ -449,7 +455,9 @@ def exclude_failed_samples(
     for level in (contrast["case"], contrast["control"]):
         n = int((kept[variable].astype(str) == str(level)).sum())
         if n < min_per_group:
-            gone = [s for s in excluded["sample"] if str(sample_table.loc[s, variable]) == str(level)]
+            gone = [
+                s for s in excluded["sample"] if str(sample_table.loc[s, variable]) == str(level)
+            ]
             raise ValueError(
                 f"after leaving out the samples that failed QC ({', '.join(gone) or 'none'} in "
                 f"{variable} '{level}'), {variable} '{level}' keeps {n} sample(s); differential "

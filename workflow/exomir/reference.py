@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 FEATURE_SEPARATOR = "/"
 
@@ -196,19 +196,25 @@ def write_mirtop_gff(
     members: dict[str, list[tuple[str, str]]] = {}
     with open(features_tsv, newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
-            members[row["feature"]] = list(zip(row["mature_names"].split(";"), row["mimat"].split(";")))
+            members[row["feature"]] = list(
+                zip(row["mature_names"].split(";"), row["mimat"].split(";"))
+            )
     by_hairpin = read_locations(locations_tsv)
     lengths = {name: len(seq) for name, seq in read_fasta(hairpin_fasta)}
     with open(path, "w") as out:
         out.write("##gff-version 3\n# database: miRBase v22, hairpin coordinates\n")
         for hairpin in sorted(by_hairpin):
-            out.write(f"{hairpin}\t.\tmiRNA_primary_transcript\t1\t{lengths[hairpin]}\t.\t+\t.\t"
-                      f"ID={hairpin};Alias={hairpin};Name={hairpin}\n")
+            out.write(
+                f"{hairpin}\t.\tmiRNA_primary_transcript\t1\t{lengths[hairpin]}\t.\t+\t.\t"
+                f"ID={hairpin};Alias={hairpin};Name={hairpin}\n"
+            )
             for loc in by_hairpin[hairpin]:
                 for name, accession in members[loc.feature]:
-                    out.write(f"{hairpin}\t.\tmiRNA\t{loc.start + 1}\t{loc.end}\t.\t+\t.\t"
-                              f"ID={accession}_{hairpin};Alias={accession};Name={name};"
-                              f"Derives_from={hairpin}\n")
+                    out.write(
+                        f"{hairpin}\t.\tmiRNA\t{loc.start + 1}\t{loc.end}\t.\t+\t.\t"
+                        f"ID={accession}_{hairpin};Alias={accession};Name={name};"
+                        f"Derives_from={hairpin}\n"
+                    )
 
 
 def sha256(path: str | Path) -> str:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter, defaultdict
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 UMI_SEPARATOR = b"_"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 def run(main: Callable[[Any], None], smk: Any) -> None:
@@ -32,18 +35,22 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         raise
 
 
-def find_tools_beside_python() -> None:
-    """Put the folder of the running Python first on PATH.
+def prepare_job_environment() -> None:
+    """Make every job find exomir's tools and package, activated environment or not.
 
-    Tools installed in the same environment as Snakemake (a virtualenv's
-    cutadapt, umi_tools, multiqc) are then found by every job, even when that
-    environment was not activated (``.venv/bin/snakemake ...``). Conda jobs
-    (``--sdm conda``) put their own environment first, as usual.
+    The folder of the running Python goes first on PATH, so that tools installed in
+    the same environment as Snakemake (a virtualenv's cutadapt, umi_tools, multiqc)
+    are found even when that environment was not activated
+    (``.venv/bin/snakemake ...``); conda jobs (``--sdm conda``) put their own
+    environment first, as usual. The folder holding the ``exomir`` package goes
+    first on PYTHONPATH, so that ``script:`` jobs import it in any environment,
+    conda's included, without installing it there.
     """
-    import os
-    from pathlib import Path
+    _prepend("PATH", str(Path(sys.executable).parent))
+    _prepend("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
 
-    here = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if path.split(os.pathsep)[0] != here:
-        os.environ["PATH"] = os.pathsep.join([here, path]) if path else here
+
+def _prepend(variable: str, folder: str) -> None:
+    current = os.environ.get(variable, "")
+    if current.split(os.pathsep)[0] != folder:
+        os.environ[variable] = os.pathsep.join([folder, current]) if current else folder

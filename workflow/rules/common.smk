@@ -1,5 +1,4 @@
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -8,15 +7,14 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
-sys.path.insert(0, str(WORKFLOW_ROOT / "workflow"))
 
-from exomir.annotate import check_drug, read_resistance_list  # noqa: E402
-from exomir.de import check_samples_match, read_count_matrix  # noqa: E402
-from exomir.protocols import OVERRIDE_KEYS, resolve_protocol  # noqa: E402
-from exomir.wrapper import find_tools_beside_python  # noqa: E402
-from exomir.samplesheet import design_variables, load_sample_sheet  # noqa: E402
+from exomir.annotate import check_drug, read_resistance_list
+from exomir.de import check_samples_match, read_count_matrix
+from exomir.protocols import OVERRIDE_KEYS, resolve_protocol
+from exomir.wrapper import prepare_job_environment
+from exomir.samplesheet import design_variables, load_sample_sheet
 
-find_tools_beside_python()
+prepare_job_environment()
 validate(config, schema="../schemas/config.schema.yaml")
 
 

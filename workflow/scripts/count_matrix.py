@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pandas as pd
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-from exomir import count, reference  # noqa: E402
-from exomir.wrapper import run  # noqa: E402
+from exomir import count, reference
+from exomir.wrapper import run
 
 
 def main(smk):

@@ -1,12 +1,7 @@
-import sys
-from pathlib import Path
-
 import pandas as pd
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-from exomir import plots  # noqa: E402
-from exomir.de import read_count_matrix  # noqa: E402
-from exomir.wrapper import run  # noqa: E402
+from exomir import plots
+from exomir.de import read_count_matrix
+from exomir.wrapper import run
 
 
 def main(smk):

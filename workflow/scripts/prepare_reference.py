@@ -1,9 +1,5 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-from exomir import reference  # noqa: E402
-from exomir.wrapper import run  # noqa: E402
+from exomir import reference
+from exomir.wrapper import run
 
 
 def main(smk):

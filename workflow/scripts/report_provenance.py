@@ -4,15 +4,12 @@ import importlib.metadata
 import platform
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-from exomir.reference import sha256  # noqa: E402
-from exomir.wrapper import run  # noqa: E402
+from exomir.reference import sha256
+from exomir.wrapper import run
 
 ROOT = Path(snakemake.scriptdir).resolve().parents[1]
 PACKAGES = ("exomir", "snakemake", "pydeseq2", "numpy", "pandas", "scipy", "matplotlib")

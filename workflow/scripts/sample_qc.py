@@ -1,10 +1,6 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-from exomir import qc  # noqa: E402
-from exomir.de import read_count_matrix  # noqa: E402
-from exomir.wrapper import run  # noqa: E402
+from exomir import qc
+from exomir.de import read_count_matrix
+from exomir.wrapper import run
 
 
 def main(smk):
