@@ -29,8 +29,9 @@ system-tools:
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
-	$(PYTHON) -m pip install --quiet --no-build-isolation umi-tools==1.1.6
+	grep -v '^umi-tools==' requirements.txt > $(VENV)/requirements-first.txt
+	$(PYTHON) -m pip install --quiet -r $(VENV)/requirements-first.txt
+	$(PYTHON) -m pip install --quiet --no-build-isolation $$(grep '^umi-tools==' requirements.txt)
 	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -40,7 +41,7 @@ $(EXAMPLE): $(VENV)/.installed workflow/exomir/simulate.py
 example-data: $(EXAMPLE)
 
 example: setup example-data
-	$(SNAKEMAKE) --cores $(CORES)
+	$(SNAKEMAKE) --cores $(CORES) --config samples=$(EXAMPLE)
 
 test: setup
 	$(PYTHON) -m pytest tests

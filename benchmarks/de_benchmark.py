@@ -34,7 +34,10 @@ import time
 
 import numpy as np
 import pandas as pd
+
 from exomir.de import DEOptions, run_de
+from exomir.design import Contrast
+from exomir.schema import default_config
 
 
 def simulate(n_features: int, n_samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,19 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         f"(seed {args.seed}); zero fraction {zero_frac:.2f}; "
         f"median feature mean {float(np.median(counts.mean(axis=1))):.1f}"
     )
-    options = DEOptions(
-        design="~ condition",
-        contrast=("condition", "resistant", "sensitive"),
-        size_factors=args.size_factors,
-        min_count=args.min_count,
-        cooks_refit=not args.no_refit,
-        shrink=not args.no_shrink,
-        n_cpus=args.n_cpus,
+    de = {
+        **default_config()["de"],
+        "size_factors": args.size_factors,
+        "min_count": args.min_count,
+        "cooks_refit": not args.no_refit,
+        "shrink": not args.no_shrink,
+    }
+    options = DEOptions.from_config(de, n_cpus=args.n_cpus)
+    contrast = Contrast(
+        "condition", "resistant", "sensitive", "~ condition", "resistant_vs_sensitive"
     )
     print(f"options: {options}")
     rss_before = peak_rss_mib(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    result = run_de(counts, samples, options)
+    result = run_de(counts, samples, contrast, options)
     wall = time.perf_counter() - start
 
     try:  # let the joblib workers exit so that their peak RSS is accounted

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from exomir.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[1]

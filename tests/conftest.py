@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+
+from exomir.de import DEOptions
+from exomir.design import Contrast, Subset
+from exomir.qc import QCSettings
+from exomir.schema import default_config
 from exomir.wrapper import prepare_job_environment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +23,38 @@ SHARED_DATA = SHARED / "data"
 
 # cutadapt, umi_tools, multiqc and the exomir package are found by every test and job
 prepare_job_environment()
+
+
+DEFAULTS = default_config()
+
+
+def de_options(**changes) -> DEOptions:
+    """The config's default DE settings (from the schema), with ``changes``, one worker."""
+    return replace(DEOptions.from_config(DEFAULTS["de"], n_cpus=1), **changes)
+
+
+def qc_settings(**changes) -> QCSettings:
+    """The config's default QC settings (from the schema), with ``changes``."""
+    return QCSettings.from_config(DEFAULTS["qc"])._replace(**changes)
+
+
+def make_contrast(
+    variable: str = "condition",
+    case: str = "resistant",
+    control: str = "sensitive",
+    design: str = "~ condition",
+    name: str = "",
+    subset: tuple[str, str] | None = None,
+) -> Contrast:
+    """A contrast as the settings layer builds it (name ``<case>_vs_<control>`` by default)."""
+    return Contrast(
+        variable,
+        case,
+        control,
+        design,
+        name or f"{case}_vs_{control}",
+        Subset(*subset) if subset else None,
+    )
 
 
 def shared_data(*parts: str) -> Path:

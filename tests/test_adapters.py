@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from conftest import preprocess_in
 from exomir import adapters
 from exomir.protocols import PRESETS, kit_read, resolve_protocol
@@ -149,7 +150,7 @@ def test_low_confidence_stops_the_workflow(tmp_path):
     sheet.write_text("sample\tcondition\tfastq\n" + "\n".join(rows) + "\n")
     proc = run_snakemake(
         tmp_path / "run",
-        {"samples": str(sheet), "protocol": "auto"},
+        {"samples": str(sheet), "protocol": "auto", "allow_duplicate_fastq": True},
         "results/qc/sample_qc.tsv",
         check=False,
     )

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from exomir import annotate
 from scipy import stats
+
+from exomir import annotate
 
 FEATURES = pd.DataFrame(
     {

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from exomir import count, reference
 
 MIRBASE = Path(__file__).resolve().parents[1] / "resources" / "mirbase"
@@ -29,7 +30,13 @@ def small_reference(tmp_path_factory):
     mature = [m for m in mature if m.sequence in hairpin_text]
     paths = {k: out / f"{k}.fa" for k in ("mature", "hairpin")}
     reference.write_reference(
-        mature, hairpins, paths["mature"], paths["hairpin"], out / "features.tsv", out / "loc.tsv"
+        mature,
+        hairpins,
+        mature_fasta=paths["mature"],
+        hairpin_fasta=paths["hairpin"],
+        features=out / "features.tsv",
+        locations=out / "loc.tsv",
+        mirtop_gff=out / "hairpin.gff3",
     )
     for key, fasta in paths.items():
         subprocess.run(["bowtie-build", "-q", str(fasta), str(out / key)], check=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import mature_names
 from conftest import run_snakemake as run_workflow
 
@@ -76,7 +77,9 @@ def covariate_run(tmp_path_factory):
             "extra_contrasts": [
                 {
                     "name": "no_batch",
-                    "contrast": ["condition", "resistant", "sensitive"],
+                    "variable": "condition",
+                    "case": "resistant",
+                    "control": "sensitive",
                     "design": "~ condition",
                 }
             ]
@@ -113,10 +116,10 @@ def test_batch_covariate_recovers_planted_effects_better(covariate_run):
 
 def test_numeric_batch_listed_as_categorical_is_a_factor(covariate_run):
     workdir, _ = covariate_run
-    log = (workdir / "logs/de/pydeseq2.log").read_text()
-    assert "design ~ batch + condition" in log
+    log = (workdir / "logs/fit_diffexp.log").read_text()
+    assert "resistant_vs_sensitive: design ~ batch + condition" in log
     assert "continuous covariates: none" in log
-    assert "extra contrast no_batch: design ~ condition" in log
+    assert "no_batch: design ~ condition" in log
 
 
 def test_outputs_and_plots_of_the_covariate_design(covariate_run):

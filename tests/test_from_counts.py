@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import mature_names
 from conftest import run_snakemake as run_workflow
 
@@ -63,7 +64,9 @@ def from_counts_run(tmp_path_factory):
             "extra_contrasts": [
                 {
                     "name": "batchA_resistant_vs_sensitive",
-                    "contrast": ["condition", "resistant", "sensitive"],
+                    "variable": "condition",
+                    "case": "resistant",
+                    "control": "sensitive",
                     "subset": {"column": "batch", "value": "A"},
                 }
             ]

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from exomir import plots
 from PIL import Image
 
+from conftest import make_contrast
+from exomir import plots
+
 CASE, CONTROL = "resistant", "sensitive"
+CONTRAST = make_contrast()
 
 
 def _png_ok(path: Path) -> tuple[int, int]:
@@ -103,7 +106,7 @@ def test_ma_plot_prefers_shrunk_fold_changes(tmp_path, data):
 
 def test_pca_separates_conditions_and_is_sign_stable(tmp_path, data):
     coords = plots.pca_plot(
-        data["vst"], data["samples"], tmp_path / "pca.png", "condition", "batch", CASE, CONTROL
+        data["vst"], data["samples"], tmp_path / "pca.png", CONTRAST, "batch", 500
     )
     _png_ok(tmp_path / "pca.png")
     case = data["samples"]["condition"] == CASE
@@ -120,10 +123,9 @@ def test_heatmap_rows_are_top_features_zscored(tmp_path, data):
         data["de"],
         data["samples"],
         tmp_path / "h.png",
-        "condition",
-        CASE,
-        CONTROL,
+        CONTRAST,
         n=10,
+        alpha=0.05,
     )
     _png_ok(tmp_path / "h.png")
     assert set(rows) == set(plots.top_features(data["de"], 10))
@@ -148,7 +150,7 @@ def test_top_features_order():
 
 def test_review_boxplots_draw_significant_hits(tmp_path, data):
     drawn = plots.review_boxplots(
-        data["de"], data["hits"], data["samples"], tmp_path / "b.png", "condition", CASE, CONTROL
+        data["de"], data["hits"], data["samples"], tmp_path / "b.png", CONTRAST, 0.05
     )
     _png_ok(tmp_path / "b.png")
     assert drawn == plots.significant_review_features(data["hits"], 0.05)
@@ -157,7 +159,8 @@ def test_review_boxplots_draw_significant_hits(tmp_path, data):
 
 def test_review_boxplots_without_significant_hits_still_write_a_figure(tmp_path, data):
     none = data["hits"].assign(padj=0.9)
-    assert plots.review_boxplots(data["de"], none, data["samples"], tmp_path / "b.png") == []
+    args = (data["de"], none, data["samples"], tmp_path / "b.png", CONTRAST, 0.05)
+    assert plots.review_boxplots(*args) == []
     _png_ok(tmp_path / "b.png")
 
 
@@ -188,19 +191,21 @@ def test_qc_bars_use_qc_table_columns(tmp_path, data):
             "qc_status": ["pass"] * (len(samples) - 2) + ["warn", "fail"],
         }
     )
-    panels = plots.qc_bars(qc, tmp_path / "qc.png", samples, "condition", CASE, CONTROL)
+    panels = plots.qc_bars(qc, tmp_path / "qc.png", samples, CONTRAST, 7.0)
     assert panels == ["library", "mirna_fraction", "hemolysis_index"]
     _png_ok(tmp_path / "qc.png")
     counts_only = qc[["sample", "mirna_reads"]]
-    assert plots.qc_bars(counts_only, tmp_path / "qc2.png", samples) == ["library"]
+    assert plots.qc_bars(counts_only, tmp_path / "qc2.png", samples, None, None) == ["library"]
     _png_ok(tmp_path / "qc2.png")
 
 
 def test_figures_are_byte_identical_when_redrawn(tmp_path, data):
     for name in ("a", "b"):
         plots.volcano(data["de"], tmp_path / f"v_{name}.png", data["hits"]["feature"])
-        plots.review_boxplots(data["de"], data["hits"], data["samples"], tmp_path / f"b_{name}.png")
-        plots.heatmap(data["vst"], data["de"], data["samples"], tmp_path / f"h_{name}.png")
+        args = (data["de"], data["hits"], data["samples"], tmp_path / f"b_{name}.png")
+        plots.review_boxplots(*args, CONTRAST, 0.05)
+        args = (data["vst"], data["de"], data["samples"], tmp_path / f"h_{name}.png")
+        plots.heatmap(*args, CONTRAST, 30, 0.05)
     for kind in ("v", "b", "h"):
         first, second = tmp_path / f"{kind}_a.png", tmp_path / f"{kind}_b.png"
         assert first.read_bytes() == second.read_bytes(), kind
@@ -212,7 +217,7 @@ def test_empty_inputs_give_explanatory_figures(tmp_path, data):
     assert plots.volcano(no_pvalues, tmp_path / "v.png") == []
     _png_ok(tmp_path / "v.png")
     tiny = data["vst"].iloc[:, :2]
-    assert plots.pca_plot(tiny, data["samples"], tmp_path / "p.png").empty
+    assert plots.pca_plot(tiny, data["samples"], tmp_path / "p.png", CONTRAST, "", 500).empty
     _png_ok(tmp_path / "p.png")
 
 
@@ -226,6 +231,6 @@ def test_pca_of_identical_or_unfitted_samples_is_a_message_not_a_crash(tmp_path)
     samples = pd.DataFrame(
         {"condition": ["resistant", "sensitive", "sensitive"]}, index=["A", "B", "C"]
     )
-    coords = plots.pca_plot(vst, samples, tmp_path / "pca.png")
+    coords = plots.pca_plot(vst, samples, tmp_path / "pca.png", CONTRAST, "", 500)
     assert coords.empty
     assert (tmp_path / "pca.png").stat().st_size > 0

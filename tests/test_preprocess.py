@@ -41,6 +41,7 @@ def test_truncated_fastq_is_a_clear_error_naming_sample_and_file(tmp_path):
     import gzip
 
     import pytest
+
     from conftest import preprocess_in
     from exomir.protocols import PRESETS
 

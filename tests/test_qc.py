@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_snakemake
-from exomir import qc
+
+from conftest import make_contrast, qc_settings, run_snakemake
+from exomir import multiqc, qc
 
 REPO = Path(__file__).resolve().parents[1]
 
-T = qc.Thresholds()
+T = qc_settings()
 
 
 def numbers(**changes):
@@ -92,12 +93,10 @@ def test_fail_reasons_do_not_repeat_as_warnings():
 
 
 def test_hemolysis_can_fail_and_thresholds_can_be_switched_off():
-    strict = qc.Thresholds.from_config({"hemolysis_status": "fail", "hemolysis_threshold": 5})
+    strict = qc_settings(hemolysis_status="fail", hemolysis_threshold=5)
     assert qc.evaluate(numbers(hemolysis_index=6.0), strict)[0] == "fail"
-    off = qc.Thresholds.from_config({"min_mirna_reads": 0, "warn_mirna_reads": 0})
+    off = qc_settings(min_mirna_reads=0, warn_mirna_reads=0)
     assert qc.evaluate(numbers(mirna_reads=3), off)[0] == "pass"
-    with pytest.raises(ValueError, match="exactly two"):
-        qc.Thresholds.from_config({"hemolysis_mirnas": ["miR-451a"]})
 
 
 def _inputs(tmp_path):
@@ -180,7 +179,7 @@ def test_exclusion_for_de(tmp_path):
     sheet = pd.DataFrame(
         {"condition": ["resistant"] * 3 + ["sensitive"] * 2}, index=["R1", "R2", "R3", "S1", "S2"]
     )
-    contrast = {"variable": "condition", "case": "resistant", "control": "sensitive"}
+    contrast = [make_contrast()]
     kept, excluded = qc.exclude_failed_samples(sheet, path, True, contrast)
     assert list(kept.index) == ["R1", "R3", "S1", "S2"]
     assert excluded.to_dict("records") == [
@@ -190,23 +189,23 @@ def test_exclusion_for_de(tmp_path):
     assert len(kept) == 5 and excluded.empty
     kept, excluded = qc.exclude_failed_samples(sheet, None, True, contrast)  # DE from counts
     assert len(kept) == 5 and list(excluded.columns) == ["sample", "qc_status", "reason"]
-    with pytest.raises(ValueError, match="'resistant' keeps 1 sample"):
+    with pytest.raises(ValueError, match=r"R2 \(fail: mirna_reads 0 < 1000\).*'resistant' has 1"):
         qc.exclude_failed_samples(sheet.drop(index="R3"), path, True, contrast)
 
 
 def test_multiqc_content_states_the_exclusion_policy(tmp_path):
     samples, summaries, protocols, lengths, counts = _inputs(tmp_path)
     table = qc.build_table(samples, summaries, protocols, lengths, counts, T)
-    content = qc.multiqc_table(table, T)
+    content = multiqc.multiqc_table(table, T)
     assert content["plot_type"] == "table"
     assert "excluded" in content["description"]
     assert content["data"]["B"]["qc_status"] == "fail"
     json.dumps(content)  # serialisable
-    kept = qc.multiqc_table(table, qc.Thresholds.from_config({"exclude_failed_from_de": False}))
+    kept = multiqc.multiqc_table(table, qc_settings(exclude_failed_from_de=False))
     assert "kept in differential expression" in kept["description"]
-    lines = qc.multiqc_lengths(lengths)
+    lines = multiqc.multiqc_lengths(lengths)
     assert lines["plot_type"] == "linegraph" and lines["data"]["A"] == {0: 1000, 22: 8000}
-    assert "excluded" in qc.multiqc_config(T)["report_comment"]
+    assert "excluded" in multiqc.multiqc_config(T)["report_comment"]
 
 
 # --- workflow ------------------------------------------------------------------------------
@@ -247,13 +246,13 @@ def failing_libraries(tmp_path_factory):
         + "NOMIR\tsensitive\tB\tfastq/NOMIR.fastq.gz\n"
     )
     workdir = tmp_path_factory.mktemp("qc_run")
-    run_snakemake(workdir, {"samples": str(sheet)})
-    return workdir, sheet
+    proc = run_snakemake(workdir, {"samples": str(sheet)})
+    return workdir, sheet, proc.stdout
 
 
 @pytest.mark.workflow
 def test_failed_libraries_are_flagged_and_left_out_of_de(failing_libraries):
-    workdir, _ = failing_libraries
+    workdir, _, console = failing_libraries
     table = pd.read_csv(workdir / "results/qc/sample_qc.tsv", sep="\t").set_index("sample")
     assert table.loc["DIMERS", "qc_status"] == "fail"
     assert table.loc["NOMIR", "qc_status"] == "fail"
@@ -266,18 +265,21 @@ def test_failed_libraries_are_flagged_and_left_out_of_de(failing_libraries):
     assert list(excluded.columns) == ["sample", "qc_status", "reason"]
     assert sorted(excluded["sample"]) == ["DIMERS", "NOMIR"]
     assert (excluded["qc_status"] == "fail").all()
-    log = (workdir / "logs/de/pydeseq2.log").read_text()
-    assert "excluded by QC" in log and "DIMERS" in log and "NOMIR" in log
+    log = (workdir / "logs/fit_diffexp.log").read_text()
+    assert "failed QC and are left out of DE" in log and "DIMERS" in log and "NOMIR" in log
     vst = pd.read_csv(workdir / "results/de/vst.tsv", sep="\t", index_col=0)
     assert sorted(vst.columns) == sorted(good)
     assert (workdir / "results/de/resistant_vs_sensitive.tsv").stat().st_size > 0
     html = (workdir / "results/qc/multiqc_report.html").read_text()
     assert "exomir sample QC" in html
+    # said on the console, when DE starts and when the run ends
+    assert "2 sample(s) failed QC and are left out of DE: DIMERS" in console
+    assert "exomir QC: sample NOMIR failed (left out of DE): fail: mirna_reads 0 < 1000" in console
 
 
 @pytest.mark.workflow
 def test_too_few_samples_after_exclusion_is_a_clear_error(failing_libraries):
-    workdir, sheet = failing_libraries
+    workdir, sheet, _ = failing_libraries
     proc = run_snakemake(
         workdir, {"samples": str(sheet), "qc": {"min_mirna_reads": 10**9}}, check=False
     )
@@ -305,3 +307,57 @@ def test_example_run_has_qc_table_and_multiqc(example_run):
 def test_qc_table_is_byte_identical_between_runs(example_run, example_rerun):
     table = "results/qc/sample_qc.tsv"
     assert (example_run / table).read_bytes() == (example_rerun / table).read_bytes()
+
+
+@pytest.mark.workflow
+def test_wrong_kit_fails_every_sample_with_the_kit_to_set(tmp_path):
+    """TruSeq libraries trimmed as NEXTflex lose most reads: the QC says which kit to set, and
+    the run stops with that reason (no traceback from a downstream tool)."""
+    from exomir.simulate import simulate
+
+    mirbase = REPO / "resources" / "mirbase"
+    simulate(
+        mirbase / "hsa_mature.fa",
+        mirbase / "hsa_hairpin.fa",
+        tmp_path / "data",
+        n_per_group=2,
+        reads_per_sample=6000,
+        n_planted_extra=0,
+    )
+    workdir = tmp_path / "run"
+    config = {"samples": str(tmp_path / "data" / "samples.tsv"), "protocol": "nextflex"}
+    proc = run_snakemake(workdir, config, check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout and "IndexError" not in proc.stdout
+    table = pd.read_csv(workdir / "results/qc/sample_qc.tsv", sep="\t").set_index("sample")
+    assert (table["qc_status"] == "fail").all()
+    for reasons in table["qc_reasons"]:
+        assert "fail: kit: trimmed as nextflex" in reasons and "set protocol: truseq" in reasons
+    assert "every sample failed QC" in proc.stdout
+    assert "set protocol: truseq" in proc.stdout
+    assert "differential expression needs at least 2 per group" in proc.stdout
+
+
+def test_kit_check_compares_the_kit_with_the_reads():
+    from exomir.adapters import Detection
+    from exomir.protocols import PRESETS
+
+    def record(kit: str, adapter: str, r5: int, r3: int) -> dict:
+        detection = Detection(adapter, "truseq", "known", 0.97, 50000, r5, r3, [0.1] * 7, [0.1] * 7)
+        return {"detected": False, **PRESETS[kit].as_dict(), "detection": detection.to_dict()}
+
+    fates = {"raw_reads": 1000, "reads_kept": 140}
+    truseq = PRESETS["truseq"].adapter_3p
+    assert qc.kit_mismatch(record("truseq", truseq, 0, 0), fates) is None
+    assert qc.kit_mismatch(record("nextflex", truseq, 4, 4), fates) is None
+    wrong = qc.kit_mismatch(record("nextflex", truseq, 0, 0), fates)
+    assert "trimmed as nextflex" in wrong and wrong.endswith("set protocol: truseq")
+    assert "14% of the reads were kept" in wrong
+    assert qc.kit_mismatch(record("truseq", truseq, 4, 4), fates).endswith("set protocol: nextflex")
+    nebnext = qc.kit_mismatch(record("nebnext", truseq, 0, 0), fates)
+    assert "trimmed as nebnext" in nebnext and nebnext.endswith("set protocol: truseq")
+    weak = record("nextflex", truseq, 0, 0)
+    weak["detection"]["confidence"] = 0.1  # too few reads carry an adapter to judge
+    assert qc.kit_mismatch(weak, fates) is None
+    auto = record("nextflex", truseq, 0, 0) | {"detected": True}
+    assert qc.kit_mismatch(auto, fates) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from conftest import run_snakemake
 from exomir import adapters
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from exomir import reference
 
 MIRBASE = Path(__file__).resolve().parents[1] / "resources" / "mirbase"
@@ -68,8 +69,8 @@ def test_mirtop_gff_in_hairpin_coordinates(tmp_path):
     ]
     hairpin = "GG" + "ACGTACGTACGTACGTAC" + "AAAAAAAA"
     paths = [tmp_path / n for n in ("m.fa", "h.fa", "f.tsv", "l.tsv", "p.gff3")]
-    reference.write_reference(mature, [("x-mir-1", hairpin)], *paths[:4])
-    reference.write_mirtop_gff(paths[2], paths[3], paths[1], paths[4])
+    keys = ("mature_fasta", "hairpin_fasta", "features", "locations", "mirtop_gff")
+    reference.write_reference(mature, [("x-mir-1", hairpin)], **dict(zip(keys, paths)))
     lines = [
         line.split("\t") for line in paths[4].read_text().splitlines() if not line.startswith("#")
     ]

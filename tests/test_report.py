@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_snakemake as run_workflow
 from PIL import Image
+
+from conftest import run_snakemake as run_workflow
 
 pytestmark = pytest.mark.workflow
 
@@ -61,7 +62,9 @@ def reported_run(example_dir, tmp_path_factory):
             "extra_contrasts": [
                 {
                     "name": "batch_A",
-                    "contrast": ["condition", "resistant", "sensitive"],
+                    "variable": "condition",
+                    "case": "resistant",
+                    "control": "sensitive",
                     "subset": {"column": "batch", "value": "A"},
                     "design": "~ condition",
                 }

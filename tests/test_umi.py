@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pysam
 import pytest
+
 from conftest import preprocess_in
 from exomir import preprocess, umi
 from exomir.protocols import (

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +27,8 @@ import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+
+from .design import Contrast  # noqa: E402
 
 __all__ = [
     "DPI",
@@ -84,6 +87,37 @@ def _ordered_levels(values: Iterable[str], case: str = "", control: str = "") ->
     present = sorted({str(v) for v in values})
     first = [lvl for lvl in (control, case) if lvl in present]
     return first + [lvl for lvl in present if lvl not in first]
+
+
+@dataclass(frozen=True)
+class SampleLayout:
+    """How samples are shown: grouped by the contrast variable (control, case, others), coloured."""
+
+    order: list[str]
+    groups: pd.Series  # sample -> level ("" where unknown)
+    levels: list[str]
+    colours: dict[str, str]
+
+    @classmethod
+    def of(cls, names: Iterable[str], samples: pd.DataFrame | None, contrast: Contrast | None):
+        names = [str(n) for n in names]
+        groups = pd.Series("", index=names, dtype=object)
+        if contrast is not None and samples is not None and contrast.variable in samples:
+            groups = samples[contrast.variable].astype(str).reindex(names).fillna("")
+        case, control = (contrast.case, contrast.control) if contrast else ("", "")
+        levels = _ordered_levels([g for g in groups if g], case, control)
+        rank = {level: i for i, level in enumerate(levels)}
+        order = sorted(names, key=lambda s: (rank.get(groups[s], len(rank)), s))
+        return cls(order, groups, levels, condition_colours(levels, case, control))
+
+    def colour(self, sample: str) -> str:
+        return self.colours.get(self.groups[sample], "#7f8c8d")
+
+    def legend(self, marker: str = "s") -> list[Line2D]:
+        return [
+            Line2D([], [], marker=marker, ls="", color=self.colours[lvl], label=lvl)
+            for lvl in self.levels
+        ]
 
 
 def save_figure(fig: plt.Figure, path: str | Path, tight: bool = False) -> None:
@@ -176,42 +210,100 @@ def sample_qc_from_summaries(
     return qc.dropna(axis=1, how="all").reset_index(drop=True)
 
 
-def qc_bars(
-    qc: pd.DataFrame,
-    path: str | Path,
-    samples: pd.DataFrame | None = None,
-    condition: str = "condition",
-    case: str = "",
-    control: str = "",
-    hemolysis_threshold: float | None = None,
-) -> list[str]:
-    """Bars per sample: library size, miRNA fraction and hemolysis index where available.
+@dataclass(frozen=True)
+class _BarStyle:
+    """Colours and QC outlines of the per-sample bars."""
 
-    ``qc`` has a ``sample`` column and any of :data:`QC_COLUMNS`. Samples are
-    ordered by condition (when ``samples`` gives it), then name; bars are
-    coloured by condition. A ``qc_status`` of ``fail`` gives a red outline and
-    hatch, ``warn`` an orange outline. ``hemolysis_threshold`` draws the
-    hemolysis cut-off. Returns the panels drawn.
-    """
-    qc = qc.copy()
-    qc["sample"] = qc["sample"].astype(str)
-    groups = pd.Series("", index=qc["sample"])
-    if samples is not None and condition in samples.columns:
-        groups = samples[condition].astype(str).reindex(qc["sample"]).fillna("")
-    levels = _ordered_levels([g for g in groups if g], case, control)
-    rank = {lvl: i for i, lvl in enumerate(levels)}
-    order = sorted(qc["sample"], key=lambda s: (rank.get(groups[s], len(rank)), s))
-    qc = qc.set_index("sample").loc[order]
-    colours = condition_colours(levels, case, control)
-    bar_colours = [colours.get(groups[s], "#7f8c8d") for s in order]
-    status = pd.Series("pass", index=qc.index)
-    if "qc_status" in qc.columns:
-        status = qc["qc_status"].astype(str).str.strip().str.lower()
-    failed = (status == "fail").to_numpy()
-    warned = (status == "warn").to_numpy()
-    edge = [QC_FAIL if f else QC_WARN if w else "none" for f, w in zip(failed, warned)]
-    edge_width = [1.4 if f or w else 0.0 for f, w in zip(failed, warned)]
+    colours: list[str]
+    edges: list[str]
+    widths: list[float]
+    failed: np.ndarray
+    warned: np.ndarray
 
+    @classmethod
+    def of(cls, qc: pd.DataFrame, layout: SampleLayout) -> _BarStyle:
+        status = pd.Series("pass", index=qc.index)
+        if "qc_status" in qc.columns:
+            status = qc["qc_status"].astype(str).str.strip().str.lower()
+        failed, warned = (status == "fail").to_numpy(), (status == "warn").to_numpy()
+        edges = [QC_FAIL if f else QC_WARN if w else "white" for f, w in zip(failed, warned)]
+        widths = [1.4 if f or w else 0.0 for f, w in zip(failed, warned)]
+        colours = [layout.colour(s) for s in qc.index]
+        return cls(colours, edges, widths, failed, warned)
+
+
+def _library_panel(ax, x, qc: pd.DataFrame, columns: list[str], style: _BarStyle, _) -> None:
+    scale = 1e6 if _large(qc, columns) else 1.0
+    width = 0.8 / len(columns)
+    shades = (0.35, 0.65, 1.0)[-len(columns) :]
+    for i, column in enumerate(columns):
+        values = pd.to_numeric(qc[column], errors="coerce").to_numpy(float) / scale
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            values,
+            width=width,
+            color=[matplotlib.colors.to_rgba(c, shades[i]) for c in style.colours],
+            edgecolor=style.edges,
+            linewidth=style.widths,
+            label=QC_LABELS[column],
+        )
+    ax.legend(
+        handles=[
+            plt.Rectangle((0, 0), 1, 1, color=matplotlib.colors.to_rgba("#444444", s))
+            for s in shades
+        ],
+        labels=[QC_LABELS[c] for c in columns],
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        frameon=False,
+    )
+    ax.set_title("Library size")
+
+
+def _value_bars(ax, x, values: np.ndarray, style: _BarStyle) -> None:
+    bars = ax.bar(
+        x,
+        np.nan_to_num(values),
+        color=style.colours,
+        width=0.7,
+        edgecolor=style.edges,
+        linewidth=style.widths,
+    )
+    for bar, fail in zip(bars, style.failed):
+        if fail:
+            bar.set_hatch("//")
+
+
+def _fraction_panel(ax, x, qc: pd.DataFrame, columns: list[str], style: _BarStyle, _) -> None:
+    values = pd.to_numeric(qc[columns[0]], errors="coerce").to_numpy(float)
+    _value_bars(ax, x, values, style)
+    ax.set_ylim(0, max(1.0, np.nanmax(values) if np.isfinite(values).any() else 1.0))
+    ax.set_title("miRNA fraction")
+
+
+def _hemolysis_panel(ax, x, qc, columns: list[str], style: _BarStyle, threshold) -> None:
+    values = pd.to_numeric(qc[columns[0]], errors="coerce").to_numpy(float)
+    _value_bars(ax, x, values, style)
+    ax.set_title("Hemolysis index")
+    for i in np.flatnonzero(~np.isfinite(values)):
+        ax.text(x[i], 0, "NA", ha="center", va="bottom", fontsize=7, color="#555555")
+    if threshold is not None:
+        ax.axhline(threshold, color=QC_FAIL, lw=0.8, ls="--")
+        ax.text(
+            x[-1] + 0.45, threshold, "threshold", fontsize=7, color=QC_FAIL, ha="right", va="bottom"
+        )
+
+
+QC_PANELS: dict[str, Callable] = {
+    "library": _library_panel,
+    "mirna_fraction": _fraction_panel,
+    "hemolysis_index": _hemolysis_panel,
+}
+
+
+def _qc_panels(qc: pd.DataFrame) -> list[tuple[str, list[str], str]]:
+    """(panel, columns, y label) of the QC values present."""
     panels: list[tuple[str, list[str], str]] = []
     sizes = [c for c in ("raw_reads", "reads_kept", "mirna_reads") if c in qc.columns]
     if sizes:
@@ -220,86 +312,16 @@ def qc_bars(
         panels.append(("mirna_fraction", ["mirna_fraction"], "miRNA / kept reads"))
     if "hemolysis_index" in qc.columns and qc["hemolysis_index"].notna().any():
         panels.append(("hemolysis_index", ["hemolysis_index"], "hemolysis index"))
-    if not panels:
-        _empty_figure(path, "Per-sample QC", "No QC values available.")
-        return []
+    return panels
 
-    width = max(6.0, 0.45 * len(qc) + 2.0)
-    fig, axes = plt.subplots(
-        len(panels), 1, figsize=(width, 2.6 * len(panels) + 0.8), sharex=True, squeeze=False
-    )
-    x = np.arange(len(qc))
-    for ax, (name, columns, ylabel) in zip(axes[:, 0], panels):
-        if name == "library":
-            scale = 1e6 if _large(qc, columns) else 1.0
-            n = len(columns)
-            width_bar = 0.8 / n
-            shades = (0.35, 0.65, 1.0)[-n:]
-            for i, column in enumerate(columns):
-                values = pd.to_numeric(qc[column], errors="coerce").to_numpy(float) / scale
-                ax.bar(
-                    x - 0.4 + width_bar * (i + 0.5),
-                    values,
-                    width=width_bar,
-                    color=[matplotlib.colors.to_rgba(c, shades[i]) for c in bar_colours],
-                    edgecolor=[e if e != "none" else "white" for e in edge],
-                    linewidth=edge_width,
-                    label=QC_LABELS[column],
-                )
-            ax.legend(
-                handles=[
-                    plt.Rectangle((0, 0), 1, 1, color=matplotlib.colors.to_rgba("#444444", s))
-                    for s in shades
-                ],
-                labels=[QC_LABELS[c] for c in columns],
-                fontsize=8,
-                loc="upper left",
-                bbox_to_anchor=(1.0, 1.0),
-                frameon=False,
-            )
-            ax.set_title("Library size")
-        else:
-            values = pd.to_numeric(qc[columns[0]], errors="coerce").to_numpy(float)
-            bars = ax.bar(
-                x,
-                np.nan_to_num(values),
-                color=bar_colours,
-                width=0.7,
-                edgecolor=[e if e != "none" else "white" for e in edge],
-                linewidth=edge_width,
-            )
-            for bar, fail in zip(bars, failed):
-                if fail:
-                    bar.set_hatch("//")
-            if name == "mirna_fraction":
-                ax.set_ylim(0, max(1.0, np.nanmax(values) if np.isfinite(values).any() else 1.0))
-                ax.set_title("miRNA fraction")
-            else:
-                ax.set_title("Hemolysis index")
-                for i in np.flatnonzero(~np.isfinite(values)):
-                    ax.text(x[i], 0, "NA", ha="center", va="bottom", fontsize=7, color="#555555")
-                if hemolysis_threshold is not None:
-                    ax.axhline(hemolysis_threshold, color=QC_FAIL, lw=0.8, ls="--")
-                    ax.text(
-                        x[-1] + 0.45,
-                        hemolysis_threshold,
-                        "threshold",
-                        fontsize=7,
-                        color=QC_FAIL,
-                        ha="right",
-                        va="bottom",
-                    )
-        ax.set_ylabel(ylabel)
-        ax.spines[["top", "right"]].set_visible(False)
-    bottom = axes[-1, 0]
-    bottom.set_xticks(x)
-    bottom.set_xticklabels(order, rotation=90, fontsize=8)
-    handles = [Line2D([], [], marker="s", ls="", color=colours[lvl], label=lvl) for lvl in levels]
-    if warned.any():
+
+def _qc_legend(fig, layout: SampleLayout, style: _BarStyle) -> None:
+    handles: list = layout.legend()
+    if style.warned.any():
         handles.append(
             plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor=QC_WARN, label="QC warn")
         )
-    if failed.any():
+    if style.failed.any():
         handles.append(
             plt.Rectangle(
                 (0, 0), 1, 1, facecolor="white", edgecolor=QC_FAIL, hatch="//", label="QC fail"
@@ -307,6 +329,42 @@ def qc_bars(
         )
     if handles:
         fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False, ncol=len(handles))
+
+
+def qc_bars(
+    qc: pd.DataFrame,
+    path: str | Path,
+    samples: pd.DataFrame | None,
+    contrast: Contrast | None,
+    hemolysis_threshold: float | None,
+) -> list[str]:
+    """Bars per sample: library size, miRNA fraction and hemolysis index where available.
+
+    ``qc`` has a ``sample`` column and any of :data:`QC_COLUMNS`. Samples are
+    grouped by the contrast variable (control first), then name, and coloured
+    by it. A ``qc_status`` of ``fail`` gives a red outline and hatch, ``warn`` an
+    orange outline. ``hemolysis_threshold`` draws the hemolysis cut-off.
+    Returns the panels drawn.
+    """
+    layout = SampleLayout.of(qc["sample"], samples, contrast)
+    qc = qc.assign(sample=qc["sample"].astype(str)).set_index("sample").loc[layout.order]
+    panels = _qc_panels(qc)
+    if not panels:
+        _empty_figure(path, "Per-sample QC", "No QC values available.")
+        return []
+    style = _BarStyle.of(qc, layout)
+    width = max(6.0, 0.45 * len(qc) + 2.0)
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(width, 2.6 * len(panels) + 0.8), sharex=True, squeeze=False
+    )
+    x = np.arange(len(qc))
+    for ax, (name, columns, ylabel) in zip(axes[:, 0], panels):
+        QC_PANELS[name](ax, x, qc, columns, style, hemolysis_threshold)
+        ax.set_ylabel(ylabel)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[-1, 0].set_xticks(x)
+    axes[-1, 0].set_xticklabels(layout.order, rotation=90, fontsize=8)
+    _qc_legend(fig, layout, style)
     fig.suptitle("Per-sample QC", x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     save_figure(fig, path)
@@ -341,6 +399,24 @@ def _short(name: str) -> str:
     return short + ("/…" if "/" in name else "")
 
 
+def _annotate(ax, text: str, xy, dx: float, dy: float, leader: bool = False):
+    """A label ``dx, dy`` points away from ``xy``, with a thin leader line if asked."""
+    return ax.annotate(
+        text,
+        xy,
+        xytext=(dx, dy),
+        textcoords="offset points",
+        fontsize=7,
+        ha="left" if dx >= 0 else "right",
+        va="center",
+        arrowprops=(
+            {"arrowstyle": "-", "lw": 0.5, "color": "#777777", "shrinkA": 0, "shrinkB": 3}
+            if leader
+            else None
+        ),
+    )
+
+
 def _place_labels(ax, xs, ys, names, shorten: bool = True) -> None:
     """Label points without overlaps: greedy search of offsets around each point.
 
@@ -369,47 +445,31 @@ def _place_labels(ax, xs, ys, names, shorten: bool = True) -> None:
     ]
     order = sorted(range(len(names)), key=lambda i: (-ys[i], names[i]))
     for i in order:
+        text, xy = label(names[i]), (xs[i], ys[i])
         chosen = None
         for dx, dy in candidates:
-            ha = "left" if dx >= 0 else "right"
-            text = ax.annotate(
-                label(names[i]),
-                (xs[i], ys[i]),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=7,
-                ha=ha,
-                va="center",
-            )
-            box = text.get_window_extent(renderer).expanded(1.05, 1.15)
-            text.remove()
+            probe = _annotate(ax, text, xy, dx, dy)
+            box = probe.get_window_extent(renderer).expanded(1.05, 1.15)
+            probe.remove()
             inside = (
                 box.x0 >= ax_box.x0
                 and box.x1 <= ax_box.x1
                 and box.y0 >= ax_box.y0
                 and box.y1 <= ax_box.y1
             )
-            clear = not any(box.overlaps(other) for other in obstacles)
-            chosen = (dx, dy, ha, box)
-            if inside and clear:
+            chosen = (dx, dy, box)
+            if inside and not any(box.overlaps(other) for other in obstacles):
                 break
-        dx, dy, ha, box = chosen
-        far = math.hypot(dx, dy) > 10
-        ax.annotate(
-            label(names[i]),
-            (xs[i], ys[i]),
-            xytext=(dx, dy),
-            textcoords="offset points",
-            fontsize=7,
-            ha=ha,
-            va="center",
-            arrowprops=(
-                {"arrowstyle": "-", "lw": 0.5, "color": "#777777", "shrinkA": 0, "shrinkB": 3}
-                if far
-                else None
-            ),
-        )
+        dx, dy, box = chosen
+        _annotate(ax, text, xy, dx, dy, leader=math.hypot(dx, dy) > 10)
         obstacles.append(box)
+
+
+def _ring_review(ax, xs: np.ndarray, ys: np.ndarray) -> None:
+    """Orange rings around the review-list miRNAs."""
+    ax.scatter(
+        xs, ys, s=40, facecolors="none", edgecolors=REVIEW, linewidths=1.3, label="review list"
+    )
 
 
 def volcano(
@@ -438,15 +498,7 @@ def volcano(
     fig, ax = plt.subplots(figsize=(7.0, 5.5))
     ax.scatter(lfc[~sig], y[~sig], s=9, c=NOT_SIGNIFICANT, linewidths=0, label="not significant")
     ax.scatter(lfc[sig], y[sig], s=11, c=SIGNIFICANT, linewidths=0, label=f"padj < {alpha:g}")
-    ax.scatter(
-        lfc[review],
-        y[review],
-        s=40,
-        facecolors="none",
-        edgecolors=REVIEW,
-        linewidths=1.3,
-        label="review list",
-    )
+    _ring_review(ax, lfc[review], y[review])
     labels = labelled_features(de, highlight, max_labels)
     keep = de["feature"].isin(labels).to_numpy()
     half = max(float(np.nanmax(np.abs(lfc[np.isfinite(lfc)]), initial=0.5)), 0.5) * 1.35
@@ -503,15 +555,7 @@ def ma_plot(
     )
     ax.scatter(base[sig], lfc[sig], s=11, c=CASE_COLOUR, linewidths=0, label=f"padj < {alpha:g}")
     if review.any():
-        ax.scatter(
-            base[review],
-            lfc[review],
-            s=40,
-            facecolors="none",
-            edgecolors=REVIEW,
-            linewidths=1.3,
-            label="review list",
-        )
+        _ring_review(ax, base[review], lfc[review])
     ax.set_xscale("log")
     ax.axhline(0, color="#999999", lw=0.6)
     ax.set_xlabel("mean of normalised counts")
@@ -562,11 +606,9 @@ def pca_plot(
     vst: pd.DataFrame,
     samples: pd.DataFrame,
     path: str | Path,
-    condition: str = "condition",
-    covariate: str | None = None,
-    case: str = "",
-    control: str = "",
-    ntop: int = 500,
+    contrast: Contrast,
+    covariate: str,
+    ntop: int,
 ) -> pd.DataFrame:
     """PC1 vs PC2 of the VST values, coloured by condition, marker by ``covariate``."""
     if vst.shape[1] < 3 or vst.shape[0] < 2:
@@ -579,9 +621,7 @@ def pca_plot(
     if coords.shape[1] < 2:
         coords["PC2"] = 0.0
         explained = np.append(explained, 0.0)
-    groups = samples[condition].astype(str).reindex(coords.index).fillna("")
-    levels = _ordered_levels(groups, case, control)
-    colours = condition_colours(levels, case, control)
+    layout = SampleLayout.of(coords.index, samples, contrast)
     marks = pd.Series("", index=coords.index)
     mark_levels: list[str] = []
     if covariate and covariate in samples.columns:
@@ -595,12 +635,12 @@ def pca_plot(
             coords.at[sample, "PC1"],
             coords.at[sample, "PC2"],
             s=55,
-            c=colours.get(groups[sample], "#7f8c8d"),
+            c=layout.colour(sample),
             marker=markers.get(marks[sample], "o"),
             edgecolors="black",
             linewidths=0.4,
         )
-    handles = [Line2D([], [], marker="o", ls="", color=colours[lvl], label=lvl) for lvl in levels]
+    handles = layout.legend(marker="o")
     if mark_levels:
         handles += [
             Line2D([], [], marker=markers[lvl], ls="", color="#444444", label=f"{covariate} {lvl}")
@@ -645,11 +685,9 @@ def heatmap(
     de: pd.DataFrame,
     samples: pd.DataFrame,
     path: str | Path,
-    condition: str = "condition",
-    case: str = "",
-    control: str = "",
-    n: int = 30,
-    alpha: float = 0.05,
+    contrast: Contrast,
+    n: int,
+    alpha: float,
 ) -> list[str]:
     """Z-scored VST values of the top DE features; samples grouped by condition.
 
@@ -669,12 +707,9 @@ def heatmap(
         return direction, rank_of[feature]
 
     features = sorted(features, key=row_key)
-    groups = samples[condition].astype(str).reindex(vst.columns.astype(str)).fillna("")
-    levels = _ordered_levels(groups, case, control)
-    rank = {lvl: i for i, lvl in enumerate(levels)}
-    columns = sorted(vst.columns.astype(str), key=lambda s: (rank.get(groups[s], 99), s))
+    layout = SampleLayout.of(vst.columns, samples, contrast)
+    columns = layout.order
     z = zscore_rows(vst.loc[features, columns].astype(float))
-    colours = condition_colours(levels, case, control)
 
     height = max(3.0, 0.2 * len(features) + 1.6)
     width = max(6.0, 0.38 * len(columns) + 3.5)
@@ -685,7 +720,7 @@ def heatmap(
     bar_ax = fig.add_subplot(grid[0, 0])
     ax = fig.add_subplot(grid[1, 0], sharex=bar_ax)
     cax = fig.add_subplot(grid[1, 1])
-    bar_colours = [matplotlib.colors.to_rgb(colours.get(groups[s], "#7f8c8d")) for s in columns]
+    bar_colours = [matplotlib.colors.to_rgb(layout.colour(s)) for s in columns]
     bar_ax.imshow([bar_colours], aspect="auto", interpolation="nearest")
     bar_ax.set_yticks([])
     bar_ax.tick_params(labelbottom=False, bottom=False)
@@ -698,12 +733,11 @@ def heatmap(
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels(columns, rotation=90, fontsize=7)
     fig.colorbar(image, cax=cax, label="z-score (VST)")
-    handles = [Line2D([], [], marker="s", ls="", color=colours[lvl], label=lvl) for lvl in levels]
     bar_ax.legend(
-        handles=handles,
+        handles=layout.legend(),
         fontsize=7,
         frameon=False,
-        ncol=len(levels),
+        ncol=len(layout.levels),
         loc="lower left",
         bbox_to_anchor=(0, 1.0),
         borderaxespad=0.2,
@@ -734,10 +768,8 @@ def review_boxplots(
     hits: pd.DataFrame,
     samples: pd.DataFrame,
     path: str | Path,
-    condition: str = "condition",
-    case: str = "",
-    control: str = "",
-    alpha: float = 0.05,
+    contrast: Contrast,
+    alpha: float,
     max_panels: int = 24,
 ) -> list[str]:
     """One panel per significant review-list miRNA: normalised counts by condition.
@@ -756,10 +788,8 @@ def review_boxplots(
         )
         return []
     norm_columns = [c for c in de.columns if c.startswith("norm_")]
-    sample_names = [c[len("norm_") :] for c in norm_columns]
-    groups = samples[condition].astype(str).reindex(sample_names).fillna("")
-    levels = _ordered_levels([g for g in groups if g], case, control)
-    colours = condition_colours(levels, case, control)
+    layout = SampleLayout.of([c[len("norm_") :] for c in norm_columns], samples, contrast)
+    groups, levels, colours = layout.groups, layout.levels, layout.colours
     table = de.set_index("feature")
     padj = table["padj"]
 

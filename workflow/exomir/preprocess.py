@@ -119,24 +119,30 @@ def resolve_sample_protocol(
 ) -> Protocol:
     """The protocol to trim with: the configured one, or the detected one for ``auto``.
 
-    Writes the sample's adapter JSON (protocol used, detection and confidence).
-    A detection below ``auto_min_confidence`` stops with a
+    Writes the sample's kit record: the protocol used and, for every sample, the
+    adapter detection of its first reads (the QC compares the two). With
+    ``auto``, a detection below ``auto_min_confidence`` stops with a
     :class:`~exomir.adapters.DetectionError`.
     """
-    detection = None
-    if protocol.is_auto:
+    try:
         detection = adapters.detect(fastq, auto_reads)
+    except adapters.DetectionError:
+        raise
+    except ValueError as error:
+        raise _input_error(sample, fastq, str(error)) from None
+    detected = protocol.is_auto
+    if detected:
         adapters.check_confidence(detection, auto_min_confidence, sample, fastq)
         protocol = adapters.protocol_from_detection(detection)
     if adapter_json:
         record = {
             "sample": sample,
-            "detected": detection is not None,
+            "detected": detected,
             **protocol.as_dict(),
-            "confidence": detection.confidence if detection else None,
-            "random_5p": detection.random_5p if detection else None,
-            "random_3p": detection.random_3p if detection else None,
-            "detection": detection.to_dict() if detection else None,
+            "confidence": detection.confidence if detected else None,
+            "random_5p": detection.random_5p if detected else None,
+            "random_3p": detection.random_3p if detected else None,
+            "detection": detection.to_dict(),
         }
         with open(adapter_json, "w") as out:
             json.dump(record, out, indent=1, sort_keys=False)

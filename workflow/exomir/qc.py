@@ -31,16 +31,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
+from .design import Contrast, DesignError, check_contrast
 from .reference import FEATURE_SEPARATOR
 
 STATUS_ORDER = ("pass", "warn", "fail")
+# The kit check judges only detections from enough reads with the adapter in enough of them.
+MIN_KIT_READS = 1000
+MIN_KIT_SUPPORT = 0.25
+RANDOM_BASE_KITS = ("truseq", "illumina", "illumina_v1", "nebnext", "nextflex")
 
 COLUMNS = [
     "sample",
@@ -75,44 +79,37 @@ COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """The config's ``qc`` block (see config/README.md)."""
+class QCSettings(NamedTuple):
+    """The config's ``qc`` block (meanings and defaults: the schema, config/README.md).
 
-    min_raw_reads: int = 1000
-    min_mirna_reads: int = 1000
-    min_mirna_fraction: float = 0.05
-    min_detected_mirnas: int = 20
-    warn_raw_reads: int = 0
-    warn_mirna_reads: int = 10000
-    warn_mirna_fraction: float = 0.2
-    warn_detected_mirnas: int = 50
-    warn_dimer_fraction: float = 0.5
-    warn_adapter_fraction: float = 0.5
-    detection_min_reads: int = 5
-    hemolysis_mirnas: tuple[str, str] = ("miR-451a", "miR-23a-3p")
-    hemolysis_threshold: float = 7.0
-    hemolysis_min_reads: int = 10
-    hemolysis_status: str = "warn"
-    exclude_failed_from_de: bool = True
-    auto_reads: int = 50000
-    auto_min_confidence: float = 0.25
+    A named tuple, so that Snakemake sees changed settings in a rule's params and reruns it.
+    """
+
+    min_raw_reads: int
+    min_mirna_reads: int
+    min_mirna_fraction: float
+    min_detected_mirnas: int
+    warn_raw_reads: int
+    warn_mirna_reads: int
+    warn_mirna_fraction: float
+    warn_detected_mirnas: int
+    warn_dimer_fraction: float
+    warn_adapter_fraction: float
+    detection_min_reads: int
+    hemolysis_mirnas: tuple[str, str]
+    hemolysis_threshold: float
+    hemolysis_min_reads: int
+    hemolysis_status: str
+    exclude_failed_from_de: bool
+    auto_reads: int
+    auto_min_confidence: float
 
     @classmethod
-    def from_config(cls, qc: Mapping[str, Any] | None) -> Thresholds:
-        qc = dict(qc or {})
-        known = {k: v for k, v in qc.items() if k in cls.__dataclass_fields__}
-        if "hemolysis_mirnas" in known:
-            pair = list(known["hemolysis_mirnas"])
-            if len(pair) != 2:
-                raise ValueError(
-                    "qc.hemolysis_mirnas needs exactly two names: the red-cell miRNA and the "
-                    f"reference miRNA (default [miR-451a, miR-23a-3p]), got {pair}"
-                )
-            known["hemolysis_mirnas"] = tuple(pair)
-        if known.get("hemolysis_status", "warn") not in ("warn", "fail"):
-            raise ValueError("qc.hemolysis_status must be 'warn' or 'fail'")
-        return cls(**known)
+    def from_config(cls, qc: Mapping[str, Any]) -> QCSettings:
+        """From the validated config's ``qc`` block (every key present)."""
+        values = {name: qc[name] for name in cls._fields}
+        values["hemolysis_mirnas"] = tuple(values["hemolysis_mirnas"])
+        return cls(**values)
 
 
 def find_feature(features: list[str], name: str) -> str | None:
@@ -152,7 +149,47 @@ def _fraction(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def evaluate(row: Mapping[str, Any], t: Thresholds) -> tuple[str, list[str]]:
+def kit_mismatch(kit_record: Mapping[str, Any], read_fates: Mapping[str, Any]) -> str | None:
+    """Why a sample's reads do not fit the kit it was trimmed as, naming the likely kit.
+
+    The kit record holds the adapter detection of the sample's first reads
+    (:func:`exomir.adapters.detect`). Two signatures are compared with the kit used:
+    the 3' adapter found in most reads, and random bases at both insert ends
+    (NEXTflex: 4 + 4). ``None`` when they agree, when the detection is too weak to
+    judge, and for ``protocol: auto`` samples (trimmed with the detection itself).
+    """
+    detection = kit_record.get("detection")
+    if kit_record.get("detected") or not detection or not detection.get("adapter"):
+        return None
+    if detection["reads_sampled"] < MIN_KIT_READS or detection["confidence"] < MIN_KIT_SUPPORT:
+        return None
+    from .adapters import Detection, protocol_from_detection
+
+    likely = protocol_from_detection(Detection(**detection))
+    used = kit_record["protocol"]
+    adapter_differs = likely.adapter_3p[:10] != kit_record["adapter_3p"][:10]
+    random_known = bool(detection.get("concentration_5p"))  # enough distinct inserts to judge
+    random_differs = (
+        random_known
+        and used in RANDOM_BASE_KITS
+        and (likely.clip_5p, likely.clip_3p) != (kit_record["clip_5p"], kit_record["clip_3p"])
+    )
+    if not (adapter_differs or random_differs):
+        return None
+    suggestion = likely.name if likely.name != "auto" else "custom"
+    kept = _fraction(read_fates["reads_kept"], read_fates["raw_reads"]) or 0.0
+    return (
+        f"kit: trimmed as {used} (3' adapter {kit_record['adapter_3p']}, "
+        f"{kit_record['clip_5p']} + {kit_record['clip_3p']} nt clipped) but the first "
+        f"{detection['reads_sampled']} reads carry {detection['adapter']} in "
+        f"{detection['confidence']:.0%} of them with {detection['random_5p']} + "
+        f"{detection['random_3p']} random nt at the insert ends; {kept:.0%} of the reads were "
+        f"kept: set protocol: {suggestion}"
+        + (f" (adapter: {likely.adapter_3p})" if suggestion == "custom" else "")
+    )
+
+
+def evaluate(row: Mapping[str, Any], t: QCSettings) -> tuple[str, list[str]]:
     """``pass``/``warn``/``fail`` and the reasons, from one sample's numbers."""
     fails, warns = [], []
 
@@ -161,6 +198,8 @@ def evaluate(row: Mapping[str, Any], t: Thresholds) -> tuple[str, list[str]]:
             shown = "NA" if value is None else fmt.format(value)
             bucket.append(f"{key} {shown} < {fmt.format(threshold)}")
 
+    if row.get("_kit"):
+        fails.append(row["_kit"])
     below("raw_reads", row["raw_reads"], t.min_raw_reads, fails)
     below("mirna_reads", row["mirna_reads"], t.min_mirna_reads, fails)
     below("mirna_fraction", row["mirna_fraction"], t.min_mirna_fraction, fails, "{:.3f}")
@@ -190,10 +229,10 @@ def evaluate(row: Mapping[str, Any], t: Thresholds) -> tuple[str, list[str]]:
 def sample_row(
     sample: str,
     summary: Mapping[str, Any],
-    adapter: Mapping[str, Any],
+    kit_record: Mapping[str, Any],
     hist: Mapping[int, int],
     mature: pd.Series,
-    t: Thresholds,
+    t: QCSettings,
 ) -> dict[str, Any]:
     """The QC numbers of one sample (status not yet set)."""
     raw = int(summary["raw_reads"])
@@ -207,7 +246,9 @@ def sample_row(
     red = float(mature[red_feature]) if red_feature else 0.0
     ref = float(mature[ref_feature]) if ref_feature else 0.0
     index = hemolysis_index(red, ref, t.hemolysis_min_reads)
+    adapter = kit_record
     return {
+        "_kit": kit_mismatch(kit_record, summary),
         "sample": sample,
         "protocol": adapter.get("protocol", summary.get("protocol", "")),
         "adapter": adapter.get("adapter_3p", ""),
@@ -243,7 +284,7 @@ def build_table(
     adapters: Mapping[str, Mapping[str, Any]],
     histograms: Mapping[str, Mapping[int, int]],
     mature_counts: pd.DataFrame,
-    t: Thresholds,
+    t: QCSettings,
 ) -> pd.DataFrame:
     """The QC table, one row per sample in the given order."""
     rows = []
@@ -251,7 +292,7 @@ def build_table(
         if sample not in mature_counts.columns:
             raise ValueError(
                 f"sample '{sample}' is missing from the mature count matrix; rerun the counting "
-                "steps (snakemake --forcerun count_matrix)"
+                "steps (snakemake --forcerun merge_counts)"
             )
         row = sample_row(
             sample,
@@ -311,7 +352,7 @@ def read_qc_table(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(
             f"{path} is not an exomir QC table (missing {', '.join(sorted(missing))}); "
-            "rerun the rule exomir_sample_qc"
+            "rerun the rule summarise_qc"
         )
     return table.set_index("sample", drop=False)
 
@@ -329,92 +370,6 @@ def excluded_samples(qc_table: pd.DataFrame, exclude_failed: bool) -> pd.DataFra
     )
 
 
-# --- MultiQC custom content ----------------------------------------------------------------
-
-MQC_TABLE_COLUMNS = {
-    "qc_status": ("QC status", "pass / warn / fail from the config's qc thresholds"),
-    "protocol": ("Protocol", "Library kit preset used (auto: detected)"),
-    "adapter_confidence": ("Adapter conf.", "auto: fraction of sampled reads with the adapter"),
-    "raw_reads": ("Raw reads", "Reads in the FASTQ"),
-    "adapter_fraction": ("With adapter", "Fraction of raw reads in which the 3' adapter was found"),
-    "dimer_fraction": ("Dimers", "Fraction of raw reads that are adapter dimers (insert <= 5 nt)"),
-    "reads_kept": ("Kept reads", "Reads inside the insert-length window"),
-    "molecules_kept": (
-        "Molecules",
-        "Kept reads after UMI deduplication (= kept reads without UMIs)",
-    ),
-    "mirna_reads": ("miRNA reads", "Reads (molecules with UMIs) assigned to mature miRNAs"),
-    "mirna_fraction": ("miRNA frac.", "miRNA reads / kept molecules"),
-    "detected_mirnas": ("miRNAs", "Mature miRNAs with at least qc.detection_min_reads reads"),
-    "hemolysis_index": ("Hemolysis", "log2 (miR-451a + 1) / (miR-23a-3p + 1)"),
-    "excluded_from_de": ("Excluded", "Left out of differential expression"),
-    "qc_reasons": ("Reasons", "Checks that tripped"),
-}
-
-
-def multiqc_table(table: pd.DataFrame, t: Thresholds) -> dict[str, Any]:
-    """MultiQC custom-content JSON (``*_mqc.json``) of the QC table."""
-    policy = (
-        "Samples with status <b>fail</b> are <b>excluded</b> from differential expression "
-        "(qc.exclude_failed_from_de: true); see results/de/excluded_samples.tsv."
-        if t.exclude_failed_from_de
-        else "Samples with status fail are kept in differential expression "
-        "(qc.exclude_failed_from_de: false)."
-    )
-    data: dict[str, dict[str, Any]] = {}
-    for _, row in table.iterrows():
-        values = {}
-        for column in MQC_TABLE_COLUMNS:
-            value = row[column]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            values[column] = round(value, 4) if isinstance(value, float) else value
-        data[row["sample"]] = values
-    headers = {
-        column: {"title": title, "description": description}
-        for column, (title, description) in MQC_TABLE_COLUMNS.items()
-    }
-    for column in ("adapter_fraction", "dimer_fraction", "mirna_fraction", "adapter_confidence"):
-        headers[column].update({"min": 0, "max": 1, "format": "{:,.3f}"})
-    for column in ("raw_reads", "reads_kept", "molecules_kept", "mirna_reads"):
-        headers[column]["format"] = "{:,.0f}"
-    return {
-        "id": "exomir_sample_qc",
-        "section_name": "exomir sample QC",
-        "description": (
-            "Per-sample exRNA QC from results/qc/sample_qc.tsv: read fates, miRNA yield, "
-            f"hemolysis index (threshold {t.hemolysis_threshold:g}) and status. " + policy
-        ),
-        "plot_type": "table",
-        "pconfig": {"id": "exomir_sample_qc_table", "title": "exomir: sample QC"},
-        "headers": headers,
-        "data": data,
-    }
-
-
-def multiqc_lengths(histograms: Mapping[str, Mapping[int, int]]) -> dict[str, Any]:
-    """MultiQC custom-content JSON of the insert-length histograms (after trimming)."""
-    return {
-        "id": "exomir_insert_lengths",
-        "section_name": "exomir insert lengths",
-        "description": (
-            "Insert length after adapter trimming and clipping, all reads (0-5 nt: adapter "
-            "dimers). Plasma miRNA libraries peak at 21-23 nt."
-        ),
-        "plot_type": "linegraph",
-        "pconfig": {
-            "id": "exomir_insert_lengths_plot",
-            "title": "exomir: insert length",
-            "xlab": "Insert length (nt)",
-            "ylab": "Reads",
-        },
-        "data": {
-            sample: {int(k): int(v) for k, v in sorted(hist.items())}
-            for sample, hist in histograms.items()
-        },
-    }
-
-
 def write_json(obj: Any, path: str | Path) -> None:
     with open(path, "w") as out:
         json.dump(obj, out, indent=1)
@@ -430,14 +385,14 @@ def exclude_failed_samples(
     sample_table: pd.DataFrame,
     qc_table_path: str | Path | None,
     exclude_failed: bool,
-    contrast: Mapping[str, str],
-    min_per_group: int = 2,
+    contrasts: Sequence[Contrast],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The DE sample table without the QC ``fail`` samples, and the excluded samples.
 
-    Without a QC table (DE from a count matrix) nothing is excluded. Raises
-    ``ValueError`` when a contrast group keeps fewer than ``min_per_group``
-    samples.
+    Without a QC table (DE from a count matrix) nothing is excluded. Every contrast
+    is checked again on the samples kept (groups of at least two, a full-rank
+    design); a contrast that no longer holds is an error naming the excluded
+    samples, their reasons and the ways out.
     """
     empty = pd.DataFrame(columns=["sample", "qc_status", "reason"])
     if not qc_table_path:
@@ -447,46 +402,75 @@ def exclude_failed_samples(
     if missing:
         raise ValueError(
             f"{qc_table_path} has no row for sample(s) {', '.join(missing)}; rerun the rule "
-            "exomir_sample_qc"
+            "summarise_qc"
         )
     excluded = excluded_samples(qc_table.loc[list(sample_table.index)], exclude_failed)
     kept = sample_table.drop(index=list(excluded["sample"]))
-    variable = contrast["variable"]
-    for level in (contrast["case"], contrast["control"]):
-        n = int((kept[variable].astype(str) == str(level)).sum())
-        if n < min_per_group:
-            gone = [
-                s for s in excluded["sample"] if str(sample_table.loc[s, variable]) == str(level)
-            ]
+    for contrast in contrasts:
+        try:
+            check_contrast(contrast, kept)
+        except DesignError as error:
             raise ValueError(
-                f"after leaving out the samples that failed QC ({', '.join(gone) or 'none'} in "
-                f"{variable} '{level}'), {variable} '{level}' keeps {n} sample(s); differential "
-                f"expression needs at least {min_per_group} per group. Fix: look at the reasons "
-                f"in {qc_table_path}, sequence more libraries, relax the qc thresholds, or set "
+                f"{exclusion_sentence(excluded)}; then {error}. Fix: look at the reasons in "
+                f"{qc_table_path}, sequence more libraries, relax the qc thresholds, or set "
                 "qc.exclude_failed_from_de: false to keep failed samples"
-            )
+            ) from None
     return kept, excluded
 
 
-def multiqc_config(t: Thresholds) -> dict[str, Any]:
-    """MultiQC settings: title, sample names from file names, section order."""
-    policy = (
-        "QC 'fail' samples are excluded from differential expression"
-        if t.exclude_failed_from_de
-        else "QC 'fail' samples are kept in differential expression"
-    )
-    return {
-        "title": "exomir QC",
-        "subtitle": "Plasma-exosome small-RNA-seq: trimming, alignment, exRNA QC",
-        "report_comment": (
-            f"{policy} (config qc.exclude_failed_from_de). bowtie aligns collapsed unique "
-            "inserts, so its counts are distinct sequences, not reads."
-        ),
-        "use_filename_as_sample_name": ["cutadapt", "bowtie1", "umitools"],
-        "extra_fn_clean_exts": [".cutadapt", ".extract"],
-        "top_modules": ["custom_content"],
-        "custom_content": {"order": ["exomir_sample_qc", "exomir_insert_lengths"]},
-        "show_analysis_paths": False,
-        "show_analysis_time": False,
-        "no_version_check": True,
-    }
+def exclusion_sentence(excluded: pd.DataFrame) -> str:
+    """One line: which samples failed QC and were left out of DE, and why."""
+    if excluded.empty:
+        return "no sample left out of differential expression by QC"
+    listed = "; ".join(f"{r.sample} ({r.reason})" for r in excluded.itertuples())
+    return f"{len(excluded)} sample(s) failed QC and are left out of DE: {listed}"
+
+
+def console_summary(qc_table_path: str | Path, say: Callable[[str], None]) -> None:
+    """Print the QC outcome of a run: counts per status, every failed sample and its reasons."""
+    if not Path(qc_table_path).is_file():
+        return
+    table = read_qc_table(qc_table_path)
+    counts = ", ".join(f"{(table['qc_status'] == s).sum()} {s}" for s in STATUS_ORDER)
+    say(f"exomir QC ({qc_table_path}): {counts}")
+    for row in table[table["qc_status"] == "fail"].itertuples():
+        out = " (left out of DE)" if row.excluded_from_de == "yes" else ""
+        say(f"exomir QC: sample {row.sample} failed{out}: {row.qc_reasons}")
+    if len(table) and (table["qc_status"] == "fail").all():
+        say("exomir QC: every sample failed QC; the reasons above say what to change")
+
+
+def build_table_from_files(
+    samples: list[str], inputs: Any, settings: QCSettings
+) -> tuple[pd.DataFrame, dict[str, dict[int, int]]]:
+    """The QC table and length histograms from a rule's inputs (read_fates, kit_records,
+    lengths, counts), one file per sample in ``samples`` order."""
+    from .de import read_count_matrix
+
+    fates = {s: load_json(p) for s, p in zip(samples, inputs.read_fates)}
+    kits = {s: load_json(p) for s, p in zip(samples, inputs.kit_records)}
+    lengths = {s: read_lengths(p) for s, p in zip(samples, inputs.lengths)}
+    counts = read_count_matrix(inputs.counts)
+    return build_table(samples, fates, kits, lengths, counts, settings), lengths
+
+
+def write_outputs(
+    table: pd.DataFrame, lengths: Mapping[str, Mapping[int, int]], settings: QCSettings, output
+) -> None:
+    """The QC table and its MultiQC custom content (``output``: table, mqc_* files)."""
+    from . import multiqc
+
+    write_table(table, output.table)
+    write_json(multiqc.multiqc_table(table, settings), output.mqc_table)
+    write_json(multiqc.multiqc_lengths(lengths), output.mqc_lengths)
+    # JSON is YAML: MultiQC reads it as its config file
+    write_json(multiqc.multiqc_config(settings), output.mqc_config)
+
+
+def status_lines(table: pd.DataFrame) -> str:
+    """``pass: N names`` etc., one line per status."""
+    lines = []
+    for status in STATUS_ORDER:
+        names = list(table.loc[table["qc_status"] == status, "sample"])
+        lines.append(f"{status}: {len(names)} {' '.join(names)}\n")
+    return "".join(lines)

@@ -118,6 +118,16 @@ def mature_from_fasta(path: str | Path) -> list[Mature]:
     return sorted(records, key=lambda m: m.name)
 
 
+def read_sources(mature_fasta: str | Path, hairpin_fasta: str | Path):
+    """Mature records and (name, DNA sequence) hairpins of a reference, sorted by name."""
+    mature = mature_from_fasta(mature_fasta)
+    hairpins = sorted((name, to_dna(seq)) for name, seq in read_fasta(hairpin_fasta))
+    if not mature or not hairpins:
+        empty = mature_fasta if not mature else hairpin_fasta
+        raise ValueError(f"reference FASTA {empty} has no records; give miRBase-style FASTA files")
+    return mature, hairpins
+
+
 def build_features(mature: list[Mature]) -> list[tuple[str, str, str]]:
     """Merge identical mature sequences: (feature, accessions, sequence), sorted by feature."""
     by_seq: dict[str, list[Mature]] = {}
@@ -153,12 +163,15 @@ def locate_mature_in_hairpins(
 def write_reference(
     mature: list[Mature],
     hairpins: list[tuple[str, str]],
+    *,
     mature_fasta: str | Path,
     hairpin_fasta: str | Path,
-    features_tsv: str | Path,
-    locations_tsv: str | Path,
+    features: str | Path,
+    locations: str | Path,
+    mirtop_gff: str | Path,
 ) -> None:
-    """Write the alignment FASTAs (one record per feature) and the feature tables."""
+    """Write the alignment FASTAs (one record per feature), the feature tables and the GFF3."""
+    features_tsv, locations_tsv = features, locations
     features = build_features(mature)
     write_fasta([(f, s) for f, _, s in features], mature_fasta)
     write_fasta(hairpins, hairpin_fasta)
@@ -172,6 +185,7 @@ def write_reference(
         out.write("hairpin\tfeature\tstart\tend\n")
         for loc in locate_mature_in_hairpins(features, hairpins):
             out.write(f"{loc.hairpin}\t{loc.feature}\t{loc.start}\t{loc.end}\n")
+    write_mirtop_gff(features_tsv, locations_tsv, hairpin_fasta, mirtop_gff)
 
 
 def read_locations(path: str | Path) -> dict[str, list[MatureLocation]]:

@@ -1,9 +1,13 @@
-"""Loading and validation of the sample sheet.
+"""Reading and row checks of the sample sheet.
 
-The sheet is a TSV with columns ``sample``, ``condition`` and ``fastq``; any
-further column is a covariate usable in the design formula. Relative FASTQ
-paths are resolved against the sheet's own folder, so a sheet and its data can
-move together and the workflow can run from any working directory.
+The sheet is a tab-separated table with a header row. ``sample`` is required, and
+``fastq`` unless the run starts from a count matrix; every further column is a
+covariate or the contrast variable (``condition`` by default), checked against
+the design by :mod:`exomir.design`. Cells are text, taken as written: a ``#``
+inside a cell is data (batch ``lot#1``), quotes are characters. Whole lines that
+start with ``#`` are comments, and blank lines are skipped. Relative FASTQ paths
+are resolved against the sheet's own folder, so a sheet and its data can move
+together and the workflow can run from any working directory.
 """
 
 from __future__ import annotations
@@ -13,112 +17,124 @@ from pathlib import Path
 
 import pandas as pd
 
-REQUIRED_COLUMNS = ("sample", "condition", "fastq")
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
-OPTIONAL_COLUMNS = ("protocol",)
 
 
 class SampleSheetError(ValueError):
     """The sample sheet is unusable; the message names the culprit and the fix."""
 
 
-def design_variables(design: str) -> list[str]:
-    """Variable names used in a formula such as ``~ batch + condition``."""
-    rhs = design.split("~", 1)[-1]
-    names = re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rhs)
-    return [n for n in dict.fromkeys(names) if n not in {"C", "I", "np", "log", "scale"}]
-
-
-def load_sample_sheet(
-    path: str | Path,
-    contrast: dict[str, str],
-    design: str = "~ condition",
-    require_fastq: bool = True,
-    min_per_group: int = 2,
-) -> pd.DataFrame:
-    """Read, check and return the sheet indexed by sample, FASTQ paths made absolute."""
+def read_sample_sheet(path: str | Path, require_fastq: bool) -> pd.DataFrame:
+    """The sheet indexed by sample (sorted), cells stripped text, FASTQ paths absolute."""
     path = Path(path)
+    sheet = _parse(path)
+    required = ("sample", "fastq") if require_fastq else ("sample",)
+    if not set(required) <= set(sheet.columns):
+        absent = ", ".join(c for c in required if c not in sheet.columns)
+        raise SampleSheetError(
+            f"sample sheet {path}: missing column(s) {absent}; it needs {', '.join(required)} "
+            "(tab-separated) and the contrast variable, further columns are covariates"
+        )
+    _check_sample_names(path, sheet)
+    _check_protocol_column(path, sheet)
+    if require_fastq:
+        sheet["fastq"] = [
+            _resolve_fastq(path, sample, fastq)
+            for sample, fastq in zip(sheet["sample"], sheet["fastq"])
+        ]
+    return sheet.set_index("sample", drop=False).sort_index()
+
+
+def _parse(path: Path) -> pd.DataFrame:
+    """Rows of a tab-separated file; a row whose cell count differs from the header is an error."""
     if not path.is_file():
         raise SampleSheetError(
             f"sample sheet {path} does not exist; set 'samples' in the config to a TSV with "
-            "columns sample, condition, fastq"
+            "columns sample, fastq and the contrast variable (e.g. condition)"
         )
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    sheet.columns = [c.strip() for c in sheet.columns]
-    required = REQUIRED_COLUMNS if require_fastq else ("sample", "condition")
-    missing = [c for c in required if c not in sheet.columns]
-    if missing:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
         raise SampleSheetError(
-            f"sample sheet {path}: missing column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(required)} (tab-separated), further columns are covariates"
+            f"sample sheet {path} is not UTF-8 text ({error}); save it as a tab-separated text file"
+        ) from None
+    rows = [
+        (number, line.split("\t"))
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.startswith("#")
+    ]
+    if not rows:
+        raise SampleSheetError(f"sample sheet {path} has no header row and no samples")
+    (_, header), body = rows[0], rows[1:]
+    header = [cell.strip() for cell in header]
+    if len(set(header)) < len(header) or "" in header:
+        raise SampleSheetError(
+            f"sample sheet {path}: the header {header} has empty or repeated column names"
         )
-    sheet = sheet.apply(lambda col: col.str.strip())
+    for number, cells in body:
+        if len(cells) != len(header):
+            raise SampleSheetError(
+                f"sample sheet {path}, line {number}: {len(cells)} tab-separated cells, the "
+                f"header has {len(header)} ({', '.join(header)}); separate columns with one "
+                "tab each"
+            )
+    if not body:
+        raise SampleSheetError(f"sample sheet {path} lists no sample")
+    return pd.DataFrame([[c.strip() for c in cells] for _, cells in body], columns=header)
 
+
+def _check_sample_names(path: Path, sheet: pd.DataFrame) -> None:
     for name in sheet["sample"]:
         if not SAMPLE_NAME.match(name):
             raise SampleSheetError(
                 f"sample sheet {path}: sample name '{name}' has characters outside "
                 "[A-Za-z0-9_.-]; rename it (e.g. replace spaces and slashes with '_')"
             )
-    dupes = sorted(sheet.loc[sheet["sample"].duplicated(), "sample"].unique())
+    folded = sheet["sample"].str.lower()
+    dupes = sorted(sheet.loc[folded.duplicated(keep=False), "sample"].unique())
     if dupes:
         raise SampleSheetError(
-            f"sample sheet {path}: duplicate sample name(s) {', '.join(dupes)}; each row needs "
+            f"sample sheet {path}: duplicate sample name(s) {', '.join(dupes)} (names that "
+            "differ only in case count as the same: their files would collide); each row needs "
             "a unique sample (merge lanes of one library before, or give each its own name)"
         )
 
-    if "protocol" in sheet.columns:
-        from .protocols import PROTOCOL_NAMES
 
-        for sample, name in zip(sheet["sample"], sheet["protocol"]):
-            if name and name not in PROTOCOL_NAMES:
-                raise SampleSheetError(
-                    f"sample sheet {path}: sample '{sample}' has protocol '{name}', which is not "
-                    f"a library kit of exomir ({', '.join(PROTOCOL_NAMES)}); fix the 'protocol' "
-                    "column (leave it empty to use the config's protocol)"
-                )
+def _check_protocol_column(path: Path, sheet: pd.DataFrame) -> None:
+    if "protocol" not in sheet.columns:
+        return
+    from .protocols import PROTOCOL_NAMES
 
-    variable = contrast["variable"]
-    for column in design_variables(design) + [variable]:
-        if column not in sheet.columns:
+    for sample, name in zip(sheet["sample"], sheet["protocol"]):
+        if name and name not in PROTOCOL_NAMES:
             raise SampleSheetError(
-                f"sample sheet {path}: the design '{design}' uses '{column}', which is not a "
-                f"column of the sheet (columns: {', '.join(sheet.columns)})"
-            )
-    levels = {contrast["case"], contrast["control"]}
-    for sample, level in zip(sheet["sample"], sheet[variable]):
-        if level not in levels:
-            raise SampleSheetError(
-                f"sample sheet {path}: sample '{sample}' has {variable} '{level}', which is "
-                f"neither contrast level ('{contrast['case']}' or '{contrast['control']}'); "
-                "fix the sheet or the config's contrast"
-            )
-    for level in (contrast["case"], contrast["control"]):
-        n = int((sheet[variable] == level).sum())
-        if n < min_per_group:
-            raise SampleSheetError(
-                f"sample sheet {path}: {variable} '{level}' has {n} sample(s); differential "
-                f"expression needs at least {min_per_group} per group: add samples or change "
-                "the contrast"
+                f"sample sheet {path}: sample '{sample}' has protocol '{name}', which is not "
+                f"a library kit of exomir ({', '.join(PROTOCOL_NAMES)}); fix the 'protocol' "
+                "column (leave it empty to use the config's protocol)"
             )
 
-    if require_fastq:
-        resolved = []
-        for sample, fastq in zip(sheet["sample"], sheet["fastq"]):
-            fq = Path(fastq)
-            if not fq.is_absolute():
-                fq = (path.parent / fq).resolve()
-            if not fastq.endswith(FASTQ_SUFFIXES):
-                raise SampleSheetError(
-                    f"sample '{sample}': file {fastq} does not end in .fastq or .fastq.gz; "
-                    "give a FASTQ file (plain or gzipped)"
-                )
-            if not fq.is_file():
-                raise SampleSheetError(
-                    f"sample '{sample}': FASTQ file {fq} does not exist; fix the 'fastq' "
-                    f"column of {path} (relative paths are taken from the sheet's folder)"
-                )
-            resolved.append(str(fq))
-        sheet["fastq"] = resolved
-    return sheet.set_index("sample", drop=False).sort_index()
+
+def _resolve_fastq(sheet: Path, sample: str, fastq: str) -> str:
+    if not fastq.endswith(FASTQ_SUFFIXES):
+        raise SampleSheetError(
+            f"sample '{sample}': file '{fastq}' does not end in .fastq, .fq, .fastq.gz or "
+            f".fq.gz; give a FASTQ file (plain or gzipped) in the 'fastq' column of {sheet}"
+        )
+    path = Path(fastq)
+    if not path.is_absolute():
+        path = (sheet.parent / path).resolve()
+    if not path.is_file():
+        raise SampleSheetError(
+            f"sample '{sample}': FASTQ file {path} does not exist; fix the 'fastq' column of "
+            f"{sheet} (relative paths are taken from the sheet's folder)"
+        )
+    return str(path)
+
+
+def shared_fastq(sheet: pd.DataFrame) -> dict[str, list[str]]:
+    """FASTQ files listed for more than one sample → those samples (same file, any path form)."""
+    by_file: dict[str, list[str]] = {}
+    for sample, fastq in zip(sheet["sample"], sheet["fastq"]):
+        by_file.setdefault(str(Path(fastq).resolve()), []).append(sample)
+    return {fastq: samples for fastq, samples in sorted(by_file.items()) if len(samples) > 1}

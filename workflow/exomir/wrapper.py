@@ -5,34 +5,44 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
-def run(main: Callable[[Any], None], smk: Any) -> None:
-    """Run ``main(snakemake)``; user errors end the job with one clear message.
+def run(main: Callable[[Any, TextIO], None], smk: Any) -> None:
+    """Run ``main(snakemake, log)`` with the rule's first log open for writing.
 
-    ``ValueError`` and ``RuntimeError`` raised by exomir carry a message that
-    names the sample, the file and the fix: it goes to the rule's log and to
-    stderr (which Snakemake shows), without a traceback. Other exceptions keep
-    their traceback in the log.
+    Warnings of exomir and of the libraries it calls (PyDESeq2, pandas) go to that
+    log, not to the console. ``ValueError`` and ``RuntimeError`` raised by exomir
+    carry a message that names the sample, the file and the fix: it goes to the log
+    and to stderr (which Snakemake shows), without a traceback, and the job fails.
+    Other exceptions keep their traceback in the log.
     """
-    log_path = smk.log[0] if len(smk.log) else None
-    try:
-        main(smk)
-    except (ValueError, RuntimeError) as error:
-        message = f"exomir error in rule {smk.rule}: {error}"
-        if log_path:
-            with open(log_path, "a") as log:
-                log.write(message + "\n")
-        print(message, file=sys.stderr)
-        sys.exit(1)
-    except Exception:
-        if log_path:
-            with open(log_path, "a") as log:
-                traceback.print_exc(file=log)
-        raise
+    with open(smk.log[0], "w") as log:
+        previous = warnings.showwarning
+        warnings.showwarning = _to_log(log)
+        try:
+            main(smk, log)
+        except (ValueError, RuntimeError) as error:
+            message = f"exomir error in rule {smk.rule}: {error}"
+            log.write(message + "\n")
+            print(message, file=sys.stderr)
+            sys.exit(1)
+        except Exception:
+            traceback.print_exc(file=log)
+            raise
+        finally:
+            warnings.showwarning = previous
+
+
+def _to_log(log: TextIO):
+    def show(message, category, filename, lineno, file=None, line=None):
+        log.write(f"{category.__name__}: {message}\n")
+        log.flush()
+
+    return show
 
 
 def prepare_job_environment() -> None:

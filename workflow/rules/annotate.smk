@@ -1,9 +1,9 @@
 rule annotate_resistance:
     """Join DE results to the review's resistance-miRNA list by MIMAT; enrichment tests."""
     input:
-        de=f"results/de/{CONTRAST_NAME}.tsv",
-        features="results/reference/features.tsv",
-        resistance_list=resolve_path(config["resistance_list"]),
+        de=f"results/de/{RUN.main.name}.tsv",
+        features=rules.prepare_reference.output.features,
+        resistance_list=RUN.resistance_list,
     output:
         hits=report(
             "results/annotation/resistance_hits.tsv",
@@ -18,7 +18,7 @@ rule annotate_resistance:
             labels={"table": "enrichment tests"},
         ),
     log:
-        "logs/annotation/resistance.log",
+        "logs/annotate_resistance.log",
     conda:
         "../../envs/python.yaml"
     resources:

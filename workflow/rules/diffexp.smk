@@ -1,19 +1,18 @@
-rule pydeseq2_diffexp:
-    """Differential expression case vs control with PyDESeq2 (design and contrast from the config)."""
+rule fit_diffexp:
+    """Differential expression of every contrast with PyDESeq2, QC-failed samples left out."""
     input:
-        counts=count_matrix(),
-        samples=resolve_path(config["samples"]),
-        qc_table=de_qc_table,
+        counts=count_matrix,
+        qc_table=qc_table,
     output:
-        table=report(
-            f"results/de/{CONTRAST_NAME}.tsv",
+        main=report(
+            f"results/de/{RUN.main.name}.tsv",
             caption="../report/de_table.rst",
             category="Differential expression",
             subcategory="Tables",
-            labels={"table": "DE results", "contrast": CONTRAST_NAME},
+            labels={"table": "DE results", "contrast": RUN.main.name},
         ),
         extra=report(
-            expand("results/de/{contrast}.tsv", contrast=EXTRA_CONTRASTS),
+            expand("results/de/{contrast}.tsv", contrast=CONTRASTS[1:]),
             caption="../report/de_table_extra.rst",
             category="Differential expression",
             subcategory="Tables",
@@ -37,20 +36,19 @@ rule pydeseq2_diffexp:
             labels={"table": "samples left out of DE"},
         ),
     log:
-        "logs/de/pydeseq2.log",
+        "logs/fit_diffexp.log",
     benchmark:
-        "results/benchmarks/de/pydeseq2.tsv"
+        "results/benchmarks/fit_diffexp/pydeseq2.tsv"
     conda:
         "../../envs/pydeseq2.yaml"
     threads: 2
     resources:
         mem_mb=4000,
     params:
-        design=config["design"],
-        contrast=CONTRAST,
+        sample_table=RUN.design_table,
+        contrasts=RUN.contrasts,
         de=config["de"],
-        sample_table=DE_SAMPLES,
-        extra_contrasts=config["de"]["extra_contrasts"],
-        exclude_failed=config["qc"]["exclude_failed_from_de"],
+        counts_name_prefix=config["counts_name_prefix"],
+        exclude_failed=RUN.qc.exclude_failed_from_de,
     script:
-        "../scripts/pydeseq2_diffexp.py"
+        "../scripts/fit_diffexp.py"

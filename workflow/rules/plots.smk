@@ -1,7 +1,8 @@
 rule plot_sample_qc:
     """Per-sample bars: library size, miRNA fraction and hemolysis index where available."""
     input:
-        unpack(sample_qc_inputs),
+        counts=count_matrix,
+        qc_table=qc_table,
     output:
         report(
             "results/plots/qc/sample_qc.png",
@@ -10,15 +11,15 @@ rule plot_sample_qc:
             labels={"figure": "per-sample QC"},
         ),
     log:
-        "logs/plots/sample_qc.log",
+        "logs/plot_sample_qc.log",
     conda:
         "../../envs/matplotlib.yaml"
     resources:
         mem_mb=1000,
     params:
-        sample_table=DE_SAMPLES,
-        contrast=CONTRAST,
-        hemolysis_threshold=config["qc"]["hemolysis_threshold"],
+        sample_table=RUN.design_table,
+        contrast=RUN.main,
+        hemolysis_threshold=RUN.qc.hemolysis_threshold,
     script:
         "../scripts/plot_sample_qc.py"
 
@@ -26,7 +27,7 @@ rule plot_sample_qc:
 rule plot_pca:
     """PCA of the variance-stabilised counts, coloured by condition."""
     input:
-        vst="results/de/vst.tsv",
+        vst=rules.fit_diffexp.output.vst,
     output:
         report(
             "results/plots/pca.png",
@@ -35,25 +36,25 @@ rule plot_pca:
             labels={"figure": "PCA"},
         ),
     log:
-        "logs/plots/pca.log",
+        "logs/plot_pca.log",
     conda:
         "../../envs/matplotlib.yaml"
     resources:
         mem_mb=1000,
     params:
-        sample_table=DE_SAMPLES,
-        contrast=CONTRAST,
-        covariate=plot_covariate(),
+        sample_table=RUN.design_table,
+        contrast=RUN.main,
+        covariate=RUN.plot_covariate,
         ntop=config["plots"]["pca_top"],
     script:
         "../scripts/plot_pca.py"
 
 
-rule plot_de_contrast:
+rule plot_contrast:
     """Volcano plot (review-list miRNAs labelled) and MA plot of one contrast."""
     input:
         de="results/de/{contrast}.tsv",
-        hits="results/annotation/resistance_hits.tsv",
+        hits=rules.annotate_resistance.output.hits,
     output:
         volcano=report(
             "results/plots/volcano/{contrast}.png",
@@ -70,9 +71,7 @@ rule plot_de_contrast:
             labels={"figure": "MA", "contrast": "{contrast}"},
         ),
     log:
-        "logs/plots/de_{contrast}.log",
-    wildcard_constraints:
-        contrast="|".join(map(re.escape, ALL_CONTRASTS)),
+        "logs/plot_contrast/{contrast}.log",
     conda:
         "../../envs/matplotlib.yaml"
     resources:
@@ -81,31 +80,31 @@ rule plot_de_contrast:
         alpha=config["de"]["alpha"],
         max_labels=config["plots"]["max_labels"],
     script:
-        "../scripts/plot_de.py"
+        "../scripts/plot_contrast.py"
 
 
 rule plot_heatmap:
     """Heatmap of the z-scored VST values of the top DE miRNAs of the main contrast."""
     input:
-        vst="results/de/vst.tsv",
-        de=f"results/de/{CONTRAST_NAME}.tsv",
+        vst=rules.fit_diffexp.output.vst,
+        de=rules.fit_diffexp.output.main,
     output:
         report(
             "results/plots/heatmap_top_de.png",
             caption="../report/heatmap.rst",
             category="Differential expression",
             subcategory="Figures",
-            labels={"figure": "heatmap", "contrast": CONTRAST_NAME},
+            labels={"figure": "heatmap", "contrast": RUN.main.name},
         ),
     log:
-        "logs/plots/heatmap.log",
+        "logs/plot_heatmap.log",
     conda:
         "../../envs/matplotlib.yaml"
     resources:
         mem_mb=1000,
     params:
-        sample_table=DE_SAMPLES,
-        contrast=CONTRAST,
+        sample_table=RUN.design_table,
+        contrast=RUN.main,
         top=config["plots"]["heatmap_top"],
         alpha=config["de"]["alpha"],
     script:
@@ -115,48 +114,24 @@ rule plot_heatmap:
 rule plot_review_boxplots:
     """Normalised counts by condition of each significant review-list miRNA."""
     input:
-        de=f"results/de/{CONTRAST_NAME}.tsv",
-        hits="results/annotation/resistance_hits.tsv",
+        de=rules.fit_diffexp.output.main,
+        hits=rules.annotate_resistance.output.hits,
     output:
         report(
             "results/plots/review_mirnas_boxplots.png",
             caption="../report/review_boxplots.rst",
             category="Resistance annotation",
-            labels={"figure": "boxplots", "contrast": CONTRAST_NAME},
+            labels={"figure": "boxplots", "contrast": RUN.main.name},
         ),
     log:
-        "logs/plots/review_boxplots.log",
+        "logs/plot_review_boxplots.log",
     conda:
         "../../envs/matplotlib.yaml"
     resources:
         mem_mb=1000,
     params:
-        sample_table=DE_SAMPLES,
-        contrast=CONTRAST,
+        sample_table=RUN.design_table,
+        contrast=RUN.main,
         alpha=config["de"]["alpha"],
     script:
         "../scripts/plot_review_boxplots.py"
-
-
-rule report_provenance:
-    """Software versions and sha256 of the reference, list, sheet and count files used."""
-    input:
-        unpack(provenance_inputs),
-    output:
-        report(
-            "results/report/provenance.tsv",
-            caption="../report/provenance.rst",
-            category="Provenance",
-            labels={"table": "versions and checksums"},
-        ),
-    log:
-        "logs/report/provenance.log",
-    conda:
-        "../../envs/python.yaml"
-    resources:
-        mem_mb=500,
-    params:
-        from_counts=FROM_COUNTS,
-        reference=config["reference"],
-    script:
-        "../scripts/report_provenance.py"

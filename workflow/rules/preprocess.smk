@@ -1,27 +1,27 @@
-rule cutadapt_trim_collapse:
+rule trim_reads:
     """Kit-specific trimming (UMI extraction, cutadapt; streamed), collapsing of identical inserts."""
     input:
         fastq=get_fastq,
     output:
         collapsed="results/collapsed/{sample}.fa",
-        adapter_json="results/qc/cutadapt/{sample}.cutadapt.json",
+        cutadapt_report="results/qc/cutadapt/{sample}.cutadapt.json",
         lengths="results/qc/lengths/{sample}.tsv",
-        summary="results/qc/preprocess/{sample}.json",
-        protocol="results/qc/adapter/{sample}.json",
+        read_fates="results/qc/read_fates/{sample}.json",
+        kit_record="results/qc/kit/{sample}.json",
     log:
-        cutadapt="logs/cutadapt/{sample}.log",
-        umi="logs/umi_tools/{sample}.extract.log",
+        "logs/trim_reads/{sample}.log",
+        cutadapt="logs/trim_reads/{sample}.cutadapt.log",
+        umi_tools="logs/trim_reads/{sample}.extract.log",
     benchmark:
-        "results/benchmarks/cutadapt/{sample}.tsv"
+        "results/benchmarks/trim_reads/{sample}.tsv"
     conda:
         "../../envs/umi_tools.yaml"
     threads: 2
     resources:
         mem_mb=2000,
     params:
-        protocol=lambda wildcards: SAMPLE_PROTOCOLS[wildcards.sample],
+        protocol=lambda wildcards: RUN.protocols[wildcards.sample],
         trimming=config["trimming"],
-        auto_reads=config["qc"]["auto_reads"],
-        auto_min_confidence=config["qc"]["auto_min_confidence"],
+        qc=RUN.qc,
     script:
-        "../scripts/trim_collapse.py"
+        "../scripts/trim_reads.py"

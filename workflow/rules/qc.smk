@@ -1,13 +1,13 @@
-rule exomir_sample_qc:
-    """exRNA QC table: read fates, miRNA yield, hemolysis index, pass/warn/fail per sample."""
+rule summarise_qc:
+    """exRNA QC table: read fates, miRNA yield, kit check, hemolysis index, pass/warn/fail."""
     input:
-        summaries=expand("results/qc/preprocess/{sample}.json", sample=SAMPLES),
-        protocols=expand("results/qc/adapter/{sample}.json", sample=SAMPLES),
-        lengths=expand("results/qc/lengths/{sample}.tsv", sample=SAMPLES),
-        counts="results/counts/mature_counts.tsv",
+        read_fates=expand(rules.trim_reads.output.read_fates, sample=SAMPLES),
+        kit_records=expand(rules.trim_reads.output.kit_record, sample=SAMPLES),
+        lengths=expand(rules.trim_reads.output.lengths, sample=SAMPLES),
+        counts=rules.merge_counts.output.mature,
     output:
         table=report(
-            "results/qc/sample_qc.tsv",
+            QC_TABLE,
             caption="../report/sample_qc_table.rst",
             category="QC",
             labels={"table": "sample QC"},
@@ -16,34 +16,34 @@ rule exomir_sample_qc:
         mqc_lengths="results/qc/multiqc/exomir_insert_lengths_mqc.json",
         mqc_config="results/qc/multiqc/multiqc_config.yaml",
     log:
-        "logs/qc/sample_qc.log",
+        "logs/summarise_qc.log",
     conda:
         "../../envs/python.yaml"
     resources:
         mem_mb=1000,
     params:
         samples=SAMPLES,
-        qc=config["qc"],
+        qc=RUN.qc,
     script:
-        "../scripts/sample_qc.py"
+        "../scripts/summarise_qc.py"
 
 
-rule multiqc_report:
-    """One MultiQC report: cutadapt, bowtie, umi_tools and the exomir QC table (custom content)."""
+rule build_multiqc_report:
+    """One MultiQC report: cutadapt, bowtie, umi_tools, mirtop and the exomir QC (custom content)."""
     input:
-        cutadapt=expand("results/qc/cutadapt/{sample}.cutadapt.json", sample=SAMPLES),
+        cutadapt=expand(rules.trim_reads.output.cutadapt_report, sample=SAMPLES),
         bowtie=expand(
-            "logs/bowtie/{sample}.{target}.log",
+            "logs/align_reads/{sample}.{target}.log",
             sample=SAMPLES,
             target=["mature", "hairpin"],
         ),
-        umi=expand("logs/umi_tools/{sample}.extract.log", sample=SAMPLES),
-        mirtop="results/isomirs/mirtop/isomirs_mirtop_stats.log",
+        umi_tools=expand("logs/trim_reads/{sample}.extract.log", sample=SAMPLES),
+        mirtop=rules.annotate_isomirs.output.stats_multiqc,
         custom=[
-            "results/qc/multiqc/exomir_sample_qc_mqc.json",
-            "results/qc/multiqc/exomir_insert_lengths_mqc.json",
+            rules.summarise_qc.output.mqc_table,
+            rules.summarise_qc.output.mqc_lengths,
         ],
-        config="results/qc/multiqc/multiqc_config.yaml",
+        config=rules.summarise_qc.output.mqc_config,
     output:
         html=report(
             "results/qc/multiqc_report.html",
@@ -53,9 +53,9 @@ rule multiqc_report:
         ),
         data=directory("results/qc/multiqc_report_data"),
     log:
-        "logs/qc/multiqc.log",
+        "logs/build_multiqc_report.log",
     benchmark:
-        "results/benchmarks/multiqc/multiqc.tsv"
+        "results/benchmarks/build_multiqc_report/multiqc.tsv"
     conda:
         "../../envs/multiqc.yaml"
     resources:
@@ -64,5 +64,5 @@ rule multiqc_report:
         outdir=lambda wildcards, output: Path(output.html).parent,
     shell:
         "multiqc --force --config {input.config} --outdir {params.outdir} "
-        "--filename multiqc_report.html {input.cutadapt} {input.bowtie} {input.umi} {input.mirtop} "
-        "{input.custom} > {log} 2>&1"
+        "--filename multiqc_report.html {input.cutadapt} {input.bowtie} {input.umi_tools} "
+        "{input.mirtop} {input.custom} > {log} 2>&1"

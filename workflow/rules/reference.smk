@@ -1,32 +1,33 @@
-rule mirbase_extract_species:
+rule extract_species_reference:
     """Mature and hairpin FASTA of a non-human species from the bundled miRBase v22 table."""
     input:
-        table=WORKFLOW_ROOT / "resources" / "mirbase" / "miRBase_v22_all.csv.gz",
+        table=RUN.root / "resources" / "mirbase" / "miRBase_v22_all.csv.gz",
     output:
         mature="results/reference/source/{species}_mature.fa",
         hairpin="results/reference/source/{species}_hairpin.fa",
     log:
-        "logs/reference/extract_{species}.log",
+        "logs/extract_species_reference/{species}.log",
     conda:
         "../../envs/python.yaml"
     resources:
         mem_mb=1000,
     script:
-        "../scripts/extract_species.py"
+        "../scripts/extract_species_reference.py"
 
 
-rule reference_prepare:
+rule prepare_reference:
     """Count features (identical mature sequences merged) and mature positions in hairpins."""
     input:
-        unpack(reference_sources),
+        mature=RUN.reference["mature"],
+        hairpin=RUN.reference["hairpin"],
     output:
-        mature="results/reference/mature_features.fa",
+        mature="results/reference/mature.fa",
         hairpin="results/reference/hairpin.fa",
         features="results/reference/features.tsv",
         locations="results/reference/mature_in_hairpin.tsv",
         mirtop_gff="results/reference/hairpin_coordinates.gff3",
     log:
-        "logs/reference/prepare.log",
+        "logs/prepare_reference.log",
     conda:
         "../../envs/python.yaml"
     resources:
@@ -35,7 +36,8 @@ rule reference_prepare:
         "../scripts/prepare_reference.py"
 
 
-rule bowtie_build:
+rule build_bowtie_index:
+    """bowtie 1 index of the mature features or of the hairpins."""
     input:
         "results/reference/{target}.fa",
     output:
@@ -49,11 +51,9 @@ rule bowtie_build:
             ".rev.2.ebwt",
         ),
     log:
-        "logs/reference/bowtie_build_{target}.log",
+        "logs/build_bowtie_index/{target}.log",
     benchmark:
-        "results/benchmarks/reference/bowtie_build_{target}.tsv"
-    wildcard_constraints:
-        target="mature_features|hairpin",
+        "results/benchmarks/build_bowtie_index/{target}.tsv"
     conda:
         "../../envs/bowtie.yaml"
     threads: 2

@@ -1,9 +1,10 @@
 import pandas as pd
+
 from exomir import annotate
 from exomir.wrapper import run
 
 
-def main(smk):
+def main(smk, log):
     de = pd.read_csv(smk.input.de, sep="\t")
     features = pd.read_csv(smk.input.features, sep="\t", dtype=str)
     findings = annotate.read_resistance_list(smk.input.resistance_list)
@@ -12,8 +13,7 @@ def main(smk):
     hits.to_csv(smk.output.hits, sep="\t", index=False, float_format="%.6g")
     enrichment = annotate.enrichment(de, features, findings, alpha)
     enrichment.to_csv(smk.output.enrichment, sep="\t", index=False, float_format="%.6g")
-    with open(smk.log[0], "w") as log:
-        log.write(f"{len(findings)} findings; {len(hits)} listed miRNAs detected\n")
+    log.write(f"{len(findings)} findings; {len(hits)} listed miRNAs detected\n")
 
 
 run(main, snakemake)

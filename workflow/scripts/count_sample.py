@@ -2,17 +2,17 @@ from exomir import count, reference
 from exomir.wrapper import run
 
 
-def main(smk):
+def main(smk, log):
+    alignment = smk.params.alignment
     counts = count.count_sample(
         smk.input.mature_bam,
         smk.input.hairpin_bam,
         reference.read_locations(smk.input.locations),
-        count.Tolerance(smk.params.tolerance_5p, smk.params.tolerance_3p),
+        count.Tolerance(alignment["tolerance_5p"], alignment["tolerance_3p"]),
     )
     count.write_sample_counts(counts, smk.output.mature, smk.output.hairpin, smk.output.isomirs)
-    with open(smk.log[0], "w") as log:
-        log.write(f"mature reads: {sum(counts.mature.values()):.1f}\n")
-        log.write(f"hairpin reads: {sum(counts.hairpin.values()):.1f}\n")
+    log.write(f"mature reads: {sum(counts.mature.values()):.1f}\n")
+    log.write(f"hairpin reads: {sum(counts.hairpin.values()):.1f}\n")
 
 
 run(main, snakemake)

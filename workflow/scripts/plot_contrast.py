@@ -1,20 +1,19 @@
 import pandas as pd
+
 from exomir import plots
 from exomir.wrapper import run
 
 
-def main(smk):
+def main(smk, log):
     de = pd.read_csv(smk.input.de, sep="\t")
     hits = pd.read_csv(smk.input.hits, sep="\t")
     review = list(hits["feature"]) if "feature" in hits else []
-    alpha = smk.params.alpha
-    name = smk.wildcards.contrast.replace("_vs_", " vs ")
+    alpha, name = smk.params.alpha, smk.wildcards.contrast.replace("_vs_", " vs ")
     labelled = plots.volcano(
         de, smk.output.volcano, review, alpha, f"Volcano plot: {name}", smk.params.max_labels
     )
     column = plots.ma_plot(de, smk.output.ma, alpha, f"MA plot: {name}", review)
-    with open(smk.log[0], "w") as log:
-        log.write(f"labelled: {', '.join(labelled) or 'none'}\nMA plot of {column}\n")
+    log.write(f"labelled: {', '.join(labelled) or 'none'}\nMA plot of {column}\n")
 
 
 run(main, snakemake)

@@ -2,8 +2,8 @@ from exomir import preprocess
 from exomir.wrapper import run
 
 
-def main(smk):
-    trimming = smk.params.trimming
+def main(smk, log):
+    trimming, qc = smk.params.trimming, smk.params.qc
     preprocess.run(
         sample=smk.wildcards.sample,
         fastq=smk.input.fastq,
@@ -13,14 +13,14 @@ def main(smk):
         keep_untrimmed=trimming["keep_untrimmed"],
         threads=smk.threads,
         collapsed_fasta=smk.output.collapsed,
-        adapter_json=smk.output.adapter_json,
+        adapter_json=smk.output.cutadapt_report,
         lengths_tsv=smk.output.lengths,
-        summary_json=smk.output.summary,
+        summary_json=smk.output.read_fates,
         log=smk.log.cutadapt,
-        detection_json=smk.output.protocol,
-        umi_log=smk.log.umi,
-        auto_reads=smk.params.auto_reads,
-        auto_min_confidence=smk.params.auto_min_confidence,
+        detection_json=smk.output.kit_record,
+        umi_log=smk.log.umi_tools,
+        auto_reads=qc.auto_reads,
+        auto_min_confidence=qc.auto_min_confidence,
     )
 
 
