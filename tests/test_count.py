@@ -48,7 +48,9 @@ def _count(small_reference, tmp_path, inserts):
             f"2>/dev/null | samtools view -b -o {bams[key]} -"
         )
         subprocess.run(cmd, shell=True, check=True)
-    return count.count_sample(bams["mature"], bams["hairpin"], locations)
+    return count.count_sample(
+        bams["mature"], bams["hairpin"], locations, count.Tolerance(2, 5), count.EM
+    )
 
 
 def _mature(small_reference, name):
@@ -108,7 +110,7 @@ def test_loop_reads_count_for_the_hairpin_only(small_reference, tmp_path):
     result = _count(small_reference, tmp_path, [(loop, 6)])
     assert result.mature == {}
     assert result.hairpin == {"hsa-mir-21": 6.0}
-    assert result.isomirs[0][-1] == "hairpin_only"
+    assert result.isomirs[0][7] == "hairpin_only"
 
 
 def test_multiplicity_and_rounding():
@@ -120,8 +122,8 @@ def test_multiplicity_and_rounding():
 
 def test_merge_counts_fills_zeros(tmp_path):
     a = tmp_path / "a.tsv"
-    a.write_text("feature\treads\nm1\t2.5000\n")
+    a.write_text("feature\treads\tambiguous\nm1\t2.5000\t2.5000\n")
     b = tmp_path / "b.tsv"
-    b.write_text("feature\treads\nm2\t1.0000\n")
+    b.write_text("feature\treads\tambiguous\nm2\t1.0000\t0.0000\n")
     matrix = count.merge_counts({"A": a, "B": b}, ["m1", "m2", "m3"])
     assert matrix.to_dict() == {"A": {"m1": 3, "m2": 0, "m3": 0}, "B": {"m1": 0, "m2": 1, "m3": 0}}
