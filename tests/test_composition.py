@@ -97,6 +97,17 @@ def test_cascade_gives_every_read_one_fate(indexes, tmp_path):
     assert stages.trna_counts == pytest.approx(
         {"tRNA-Gly-GCC|5'-half": 40.0, "tRNA-Leu-TAA|i-tRF": 20.0}
     )
+    without = composition.classify_sample(
+        [window, long],
+        bams["mature"],
+        bams["hairpin"],
+        None,
+        locations,
+        count.Tolerance(2, 5),
+        {},
+        count.EM,
+    )  # no tRNA reference: miR-4286 reads are the miRNA's
+    assert without.trna_counts == {} and without.mirna.mature["hsa-miR-4286"] == 20.0
     outputs = {k: tmp_path / f"S1.{k}" for k in ("mature", "hairpin", "isomirs", "trna")}
     outputs |= {"stages": tmp_path / "S1.json", "remaining": tmp_path / "S1.remaining.fa"}
     stage_summary = composition.write_sample_stages(stages, "S1", True, outputs)
@@ -270,3 +281,15 @@ def test_feature_matrix_and_duplicate_insert_names(tmp_path):
     a = _write(tmp_path / "a.fa", "seq", [("ACGT" * 5, 3)])
     with pytest.raises(composition.CompositionError, match="long_<rank>_x<count>"):
         composition.read_inserts([a, a])
+
+
+def test_prepare_reference(tmp_path):
+    source = tmp_path / "y.fa"
+    source.write_text(">RNY1 Y RNA\nggcugguccg\nAAGG\n")
+    assert composition.prepare_reference(source, tmp_path / "out.fa", "ref") == 1
+    assert (tmp_path / "out.fa").read_text() == ">RNY1\nGGCTGGTCCGAAGG\n"
+    source.write_text(">p1\nMKVLA*\n")
+    with pytest.raises(composition.CompositionError, match=r"composition.references\[0\]: .* p1"):
+        composition.prepare_reference(source, tmp_path / "out.fa", "composition.references[0]")
+    with pytest.raises(composition.CompositionError, match="cannot read FASTA"):
+        composition.prepare_reference(tmp_path / "absent.fa", tmp_path / "o.fa", "ref")

@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from . import count, trna
-from .reference import MatureLocation, read_fasta
+from .reference import MatureLocation, read_fasta, to_dna, write_fasta
 
 BASE_COLUMNS = ("sample", "raw_reads", "adapter_dimers", "too_short", "mirna", "trna")
 EXTRA_FATES = ("mirna_hairpin", "too_long", "no_adapter", "umi_dropped", "umi_duplicates")
@@ -175,16 +175,19 @@ def classify_sample(
     fastas: Sequence[str | Path],
     mature_bam: str | Path,
     hairpin_bam: str | Path,
-    trna_bam: str | Path,
+    trna_bam: str | Path | None,
     locations: dict[str, list[MatureLocation]],
     tolerance: count.Tolerance,
     trna_features: dict[str, trna.TrnaFeature],
     multimappers: str,
 ) -> SampleStages:
-    """miRNA and tRNA stages of one sample: counts and the inserts each stage took."""
+    """miRNA and tRNA stages of one sample: counts and the inserts each stage took.
+
+    Without ``trna_bam`` (no tRNA reference for the species) no insert is tRNA.
+    """
     inserts = read_inserts(fastas)
     hits = count.mirna_hits(mature_bam, hairpin_bam, locations, tolerance)
-    trna_hits = trna.trna_hits(trna_bam, trna_features)
+    trna_hits = trna.trna_hits(trna_bam, trna_features) if trna_bam else {}
     unknown = sorted((set(hits) | set(trna_hits)) - set(inserts))
     if unknown:
         raise CompositionError(
@@ -242,6 +245,25 @@ def load_json(path: str | Path) -> dict:
 
 
 # --- references --------------------------------------------------------------------------
+
+
+def prepare_reference(source: str | Path, path: str | Path, key: str) -> int:
+    """Copy a configured reference FASTA for bowtie-build (U→T, upper case); its records.
+
+    ``key`` names the config entry in the error for an empty or unreadable file.
+    """
+    try:
+        records = [(name, to_dna(seq)) for name, seq in read_fasta(source)]
+    except (OSError, UnicodeDecodeError) as error:
+        raise CompositionError(f"{key}: cannot read FASTA {source} ({error})") from None
+    bad = [name for name, seq in records if not seq or set(seq) - set("ACGTN")]
+    if not records or bad:
+        detail = (
+            f"records with other letters than ACGTUN: {', '.join(bad[:3])}" if bad else "no records"
+        )
+        raise CompositionError(f"{key}: {source} has {detail}; give a nucleotide FASTA")
+    write_fasta(records, path)
+    return len(records)
 
 
 def aligned_reads(bams: Sequence[str | Path]) -> list[int]:
