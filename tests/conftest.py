@@ -57,6 +57,24 @@ def make_contrast(
     )
 
 
+def write_reference_files(mature, hairpins, out: Path) -> dict[str, Path]:
+    """``exomir.reference.write_reference`` into ``out``: mature.fa, hairpin.fa, features.tsv,
+    loc.tsv (mature positions in hairpins) and hairpin.gff3; returns the two FASTA paths."""
+    from exomir import reference
+
+    paths = {k: out / f"{k}.fa" for k in ("mature", "hairpin")}
+    reference.write_reference(
+        mature,
+        hairpins,
+        mature_fasta=paths["mature"],
+        hairpin_fasta=paths["hairpin"],
+        features=out / "features.tsv",
+        locations=out / "loc.tsv",
+        mirtop_gff=out / "hairpin.gff3",
+    )
+    return paths
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when that folder is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_reference_files
 from exomir import count, reference
 
 MIRBASE = Path(__file__).resolve().parents[1] / "resources" / "mirbase"
@@ -28,16 +29,7 @@ def small_reference(tmp_path_factory):
     mature = reference.mature_from_fasta(MIRBASE / "hsa_mature.fa")
     hairpin_text = "".join(s for _, s in hairpins)
     mature = [m for m in mature if m.sequence in hairpin_text]
-    paths = {k: out / f"{k}.fa" for k in ("mature", "hairpin")}
-    reference.write_reference(
-        mature,
-        hairpins,
-        mature_fasta=paths["mature"],
-        hairpin_fasta=paths["hairpin"],
-        features=out / "features.tsv",
-        locations=out / "loc.tsv",
-        mirtop_gff=out / "hairpin.gff3",
-    )
+    paths = write_reference_files(mature, hairpins, out)
     for key, fasta in paths.items():
         subprocess.run(["bowtie-build", "-q", str(fasta), str(out / key)], check=True)
     return out, dict(hairpins), reference.read_locations(out / "loc.tsv")
@@ -55,7 +47,9 @@ def _count(small_reference, tmp_path, inserts):
             f"2>/dev/null | samtools view -b -o {bams[key]} -"
         )
         subprocess.run(cmd, shell=True, check=True)
-    return count.count_sample(bams["mature"], bams["hairpin"], locations)
+    return count.count_sample(
+        bams["mature"], bams["hairpin"], locations, count.Tolerance(2, 5), count.EM
+    )
 
 
 def _mature(small_reference, name):
@@ -115,7 +109,7 @@ def test_loop_reads_count_for_the_hairpin_only(small_reference, tmp_path):
     result = _count(small_reference, tmp_path, [(loop, 6)])
     assert result.mature == {}
     assert result.hairpin == {"hsa-mir-21": 6.0}
-    assert result.isomirs[0][-1] == "hairpin_only"
+    assert result.isomirs[0][7] == "hairpin_only"
 
 
 def test_multiplicity_and_rounding():
@@ -127,8 +121,8 @@ def test_multiplicity_and_rounding():
 
 def test_merge_counts_fills_zeros(tmp_path):
     a = tmp_path / "a.tsv"
-    a.write_text("feature\treads\nm1\t2.5000\n")
+    a.write_text("feature\treads\tambiguous\nm1\t2.5000\t2.5000\n")
     b = tmp_path / "b.tsv"
-    b.write_text("feature\treads\nm2\t1.0000\n")
+    b.write_text("feature\treads\tambiguous\nm2\t1.0000\t0.0000\n")
     matrix = count.merge_counts({"A": a, "B": b}, ["m1", "m2", "m3"])
     assert matrix.to_dict() == {"A": {"m1": 3, "m2": 0, "m3": 0}, "B": {"m1": 0, "m2": 1, "m3": 0}}

@@ -15,16 +15,25 @@ What is drawn, all from one seeded ``numpy`` generator:
 
 Truth tables give the molecules per count feature per sample and the planted
 effects, so the workflow's output can be checked against them.
+
+Optionally (:class:`TrnaReads`, ``--trna-fraction``) tRNA fragments of the
+bundled mature-tRNA reference are added — 5' halves (31-38 nt, cleaved in the
+anticodon loop), 5'-tRFs (16-30 nt) and 3'-tRFs ending in CCA (18-22 nt) —
+with their truth per ``family|type`` in ``truth_trna.tsv``; reads are then
+75 nt. They come from their own generator, so the miRNA truth is the same with
+or without them, and without the option the output is unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from . import trna as trna_reference
 from .reference import build_features, locate_mature_in_hairpins, mature_from_fasta, read_fasta
 
 TRUSEQ_READTHROUGH = "TGGAATTCTCGGGTGCCAAGGAACTCCAGTCACACAGTGATCTCGTATGCCGTCTTCTGCTTGAAAAAAAAAA"
@@ -115,6 +124,7 @@ def simulate(
     dimer_fraction: float = 0.10,
     other_fraction: float = 0.12,
     seed: int = 20261122,
+    trna: TrnaReads | None = None,
 ) -> None:
     rng = np.random.default_rng(seed)
     outdir = Path(outdir)
@@ -163,9 +173,10 @@ def simulate(
             length = int(rng.integers(14, 40))
             inserts.append("".join(rng.choice(BASES, size=length)))
         order = rng.permutation(len(inserts))
+        order = trna.mix_into(sample, n_total, inserts, order) if trna else order
         batch = "A" if index % 2 == 0 else "B"
         path = outdir / "fastq" / f"{sample}.fastq.gz"
-        _write_fastq(path, sample, [inserts[i] for i in order])
+        _write_fastq(path, sample, [inserts[i] for i in order], trna)
         sheet.append(f"{sample}\t{condition}\t{batch}\tfastq/{sample}.fastq.gz")
 
     (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n")
@@ -177,15 +188,24 @@ def simulate(
         out.write("feature\tbase_mean\tlog2FoldChange\n")
         for f in expressed:
             out.write(f"{f}\t{base_mean[f]:.3f}\t{lfc.get(f, 0.0):.4f}\n")
+    if trna:
+        trna.write_truth(outdir / "truth_trna.tsv")
 
 
-def _write_fastq(path: Path, sample: str, inserts: list[str]) -> None:
-    """FASTQ with fixed gzip header fields, so files are byte-identical between runs."""
+def _write_fastq(
+    path: Path, sample: str, inserts: list[str], trna: TrnaReads | None = None
+) -> None:
+    """FASTQ with fixed gzip header fields, so files are byte-identical between runs.
+
+    Reads are 50 nt, or :data:`TRNA_READ_LENGTH` with tRNA reads (5' halves are
+    30-40 nt); past the read-through the read is filled with A.
+    """
+    length = trna.read_length if trna else READ_LENGTH
     with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         lines = []
         for i, insert in enumerate(inserts, start=1):
-            read = (insert + TRUSEQ_READTHROUGH)[:READ_LENGTH]
-            lines.append(f"@{sample}:{i}\n{read}\n+\n{'I' * READ_LENGTH}\n")
+            read = (insert + TRUSEQ_READTHROUGH + "A" * length)[:length]
+            lines.append(f"@{sample}:{i}\n{read}\n+\n{'I' * length}\n")
         gz.write("".join(lines).encode())
 
 
@@ -198,6 +218,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-group", type=int, default=6)
     parser.add_argument("--reads", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument(
+        "--trna-fraction",
+        type=float,
+        default=0.0,
+        help="add tRNA fragments: this many per read of the library without them "
+        "(e.g. 0.3); reads become 75 nt",
+    )
+    parser.add_argument(
+        "--trna-reference", default=str(root / "resources" / "trna" / "hg38_mature_trnas.tsv")
+    )
     args = parser.parse_args(argv)
     simulate(
         args.mature,
@@ -206,8 +236,117 @@ def main(argv: list[str] | None = None) -> None:
         n_per_group=args.per_group,
         reads_per_sample=args.reads,
         seed=args.seed,
+        trna=TrnaReads(args.trna_reference, args.trna_fraction, args.seed)
+        if args.trna_fraction
+        else None,
     )
     print(f"example written to {args.outdir}")
+
+
+TRNA_READ_LENGTH = 75
+# Families whose fragments dominate plasma and serum small-RNA libraries (5' halves of
+# Gly-GCC and Glu-CTC first; Dhahbi et al. 2013, Godoy et al. 2018): relative weights.
+PLASMA_TRNA = {
+    "tRNA-Gly-GCC": 40,
+    "tRNA-Glu-CTC": 25,
+    "tRNA-Val-CAC": 8,
+    "tRNA-Lys-CTT": 6,
+    "tRNA-Gly-CCC": 5,
+    "tRNA-Glu-TTC": 4,
+    "tRNA-His-GTG": 3,
+    "tRNA-Asp-GTC": 3,
+    "tRNA-Val-AAC": 2,
+    "tRNA-iMet-CAT": 1,
+}
+TRNA_TYPES = {
+    trna_reference.FIVE_HALF: 0.5,
+    trna_reference.FIVE_TRF: 0.25,
+    trna_reference.THREE_TRF: 0.25,
+}
+TRNA_OTHER_FAMILIES = 15  # further cytosolic families with a small share each
+
+
+class TrnaReads:
+    """tRNA fragments added to each simulated library, and their truth per ``family|type``.
+
+    ``fraction`` tRNA reads are added per read of the library without them. The
+    profile: the :data:`PLASMA_TRNA` families and :data:`TRNA_OTHER_FAMILIES`
+    others (their isodecoders weighted log-normally) × the :data:`TRNA_TYPES`;
+    per sample it varies as a gamma-Poisson draw. Every fragment is labelled by
+    :func:`exomir.trna.fragment_type` and gets the simulator's sequencing errors.
+    """
+
+    read_length = TRNA_READ_LENGTH
+
+    def __init__(self, reference: str | Path, fraction: float, seed: int, error_rate=0.001):
+        self.rng = np.random.default_rng([seed, 7])
+        self.fraction, self.error_rate = fraction, error_rate
+        features = trna_reference.read_features(reference)
+        cytosolic = [f for f in features.values() if f.compartment == "cytosolic"]
+        families = sorted({f.family for f in cytosolic})
+        others = [f for f in families if f not in PLASMA_TRNA]
+        picked = self.rng.choice(len(others), size=TRNA_OTHER_FAMILIES, replace=False)
+        weights = {**PLASMA_TRNA, **{others[i]: 0.5 for i in sorted(picked)}}
+        self.units: list[tuple[trna_reference.TrnaFeature, str]] = []
+        probs = []
+        for f in cytosolic:
+            if f.family in weights:
+                for kind, share in TRNA_TYPES.items():
+                    self.units.append((f, kind))
+                    probs.append(weights[f.family] * share * self.rng.lognormal(0, 1))
+        self.probs = np.array(probs) / sum(probs)
+        self.truth: dict[str, dict[str, int]] = {}
+
+    def fragment(self, feature: trna_reference.TrnaFeature, kind: str) -> tuple[int, int]:
+        """[start, end) of one fragment of ``kind`` on ``feature``."""
+        a, length = feature.anticodon_start, feature.length
+        if kind == trna_reference.FIVE_HALF:  # angiogenin cleavage 3' of position 34-36
+            return 0, a + 1 + int(self.rng.integers(0, 3))
+        if kind == trna_reference.FIVE_TRF:
+            return 0, int(self.rng.integers(16, min(30, a - 2) + 1))
+        return length - int(self.rng.integers(18, 23)), length
+
+    def inserts(self, sample: str, n_total: int) -> list[str]:
+        """This sample's tRNA inserts (``n_total`` reads without them × the fraction)."""
+        n = int(n_total * self.fraction)
+        jitter = self.rng.gamma(20.0, self.probs / 20.0)
+        counts = self.rng.multinomial(n, jitter / jitter.sum())
+        truth: dict[str, int] = defaultdict(int)
+        inserts = []
+        for (feature, kind), k in zip(self.units, counts):
+            for _ in range(int(k)):
+                start, end = self.fragment(feature, kind)
+                label = trna_reference.fragment_type(start, end, feature)
+                if label != kind:
+                    raise AssertionError(f"{feature.feature}: {kind} [{start}, {end}) is a {label}")
+                truth[trna_reference.unit(feature.family, kind)] += 1
+                seq = feature.sequence[start:end]
+                inserts.append(_mutate(self.rng, seq, self.error_rate))
+        self.truth[sample] = dict(truth)
+        return inserts
+
+    def mix_into(self, sample: str, n_total: int, inserts: list[str], order) -> np.ndarray:
+        """Append the sample's tRNA inserts; ``order`` with them at random places.
+
+        The miRNA library's own draws (its order included) are not touched, so
+        its truth is the same with and without tRNA reads.
+        """
+        first = len(inserts)
+        inserts += self.inserts(sample, n_total)
+        added = np.arange(first, len(inserts))
+        places = np.sort(self.rng.integers(0, len(order) + 1, size=len(added)))
+        return np.insert(np.asarray(order), places, self.rng.permutation(added))
+
+    def write_truth(self, path: Path) -> None:
+        """Reads per ``family|type`` (rows) and sample (columns)."""
+        samples = list(self.truth)
+        units = sorted({u for t in self.truth.values() for u in t})
+        with open(path, "w") as out:
+            out.write("unit\t" + "\t".join(samples) + "\n")
+            for u in units:
+                out.write(
+                    u + "\t" + "\t".join(str(self.truth[s].get(u, 0)) for s in samples) + "\n"
+                )
 
 
 if __name__ == "__main__":

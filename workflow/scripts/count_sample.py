@@ -9,6 +9,7 @@ def main(smk, log):
         smk.input.hairpin_bam,
         reference.read_locations(smk.input.locations),
         count.Tolerance(alignment["tolerance_5p"], alignment["tolerance_3p"]),
+        count.SPLIT,
     )
     count.write_sample_counts(counts, smk.output.mature, smk.output.hairpin, smk.output.isomirs)
     log.write(f"mature reads: {sum(counts.mature.values()):.1f}\n")
