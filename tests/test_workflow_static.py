@@ -132,8 +132,8 @@ def test_rules_have_docstrings_and_scripts_named_after_them():
     for path, name, body in _rules():
         assert body.lstrip().startswith('"""'), f"rule {name} ({path.name}) has no docstring"
         script = re.search(r'^\s+script:\n\s+"\.\./scripts/([^"]+)\.py"', body, re.M)
-        if script:
-            assert script.group(1) == name, f"rule {name} runs {script.group(1)}.py"
+        if script:  # a rule of the same step on other features may share it (fit_diffexp_trna)
+            assert name.startswith(script.group(1)), f"rule {name} runs {script.group(1)}.py"
     scripts = {p.stem for p in (REPO / "workflow" / "scripts").glob("*.py")}
     assert scripts <= {name for _, name, _ in _rules()}, "a script no rule runs"
 

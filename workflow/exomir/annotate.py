@@ -248,3 +248,26 @@ def rank_test(listed: np.ndarray, other: np.ndarray) -> tuple[float, float]:
         return math.nan, math.nan
     result = stats.mannwhitneyu(listed, other, alternative="greater", method="auto")
     return float(result.statistic) / (len(listed) * len(other)), float(result.pvalue)
+
+
+def add_count_flags(
+    hits: pd.DataFrame, ambiguous: dict[str, float] | None, trna_flags: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The hits with the counting caveats of each miRNA (``NA`` for a counts: run).
+
+    ``ambiguous_share`` and ``paralog_ambiguous``: the share of the miRNA's reads that
+    came from inserts compatible with several miRNAs, pooled over samples, and whether
+    it is above ``counting.ambiguity_flag`` (``ambiguous`` maps the flagged features to
+    their share; :func:`exomir.count.ambiguous_features`). ``mostly_trna``: its
+    candidate reads were mostly tRNA-compatible
+    (``results/counts/trna_compatible_mirnas.tsv``).
+    """
+    hits = hits.copy()
+    if ambiguous is None or trna_flags is None:
+        hits["paralog_ambiguous"] = "NA"
+        hits["mostly_trna"] = "NA"
+        return hits
+    hits["paralog_ambiguous"] = ["yes" if f in ambiguous else "no" for f in hits["feature"]]
+    flagged = set(trna_flags.loc[trna_flags["mostly_trna"] == "yes", "feature"])
+    hits["mostly_trna"] = ["yes" if f in flagged else "no" for f in hits["feature"]]
+    return hits

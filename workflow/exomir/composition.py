@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -56,9 +56,8 @@ class CompositionError(ValueError):
     """The composition cannot be built; the message names the sample or key and the fix."""
 
 
-@dataclass(frozen=True)
-class Reference:
-    """One entry of ``composition.references``."""
+class Reference(NamedTuple):
+    """One entry of ``composition.references`` (a named tuple: Snakemake params see it)."""
 
     name: str
     fasta: str

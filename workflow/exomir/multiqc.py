@@ -27,6 +27,7 @@ molecules_kept      | Molecules     | Kept reads after UMI deduplication (= kept
 mirna_reads         | miRNA reads   | Reads (molecules with UMIs) assigned to mature miRNAs
 mirna_fraction      | miRNA frac.   | miRNA reads / kept molecules
 detected_mirnas     | miRNAs        | Mature miRNAs with at least qc.detection_min_reads reads
+complexity          | Complexity    | Distinct miRNAs in qc.complexity_depth subsampled miRNA reads
 hemolysis_index     | Hemolysis     | log2 (miR-451a + 1) / (miR-23a-3p + 1)
 excluded_from_de    | Excluded      | Left out of differential expression
 qc_reasons          | Reasons       | Checks that tripped
@@ -115,7 +116,9 @@ def multiqc_config(t: QCSettings) -> dict[str, Any]:
         "use_filename_as_sample_name": ["cutadapt", "bowtie1", "umitools"],
         "extra_fn_clean_exts": [".cutadapt", ".extract"],
         "top_modules": ["custom_content"],
-        "custom_content": {"order": ["exomir_sample_qc", "exomir_insert_lengths"]},
+        "custom_content": {
+            "order": ["exomir_sample_qc", "exomir_composition", "exomir_insert_lengths"]
+        },
         "show_analysis_paths": False,
         "show_analysis_time": False,
         "no_version_check": True,

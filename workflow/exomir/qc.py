@@ -70,6 +70,8 @@ COLUMNS = [
     "mirna_reads",
     "mirna_fraction",
     "detected_mirnas",
+    "complexity",
+    "complexity_sd",
     "mir451a_cpm",
     "mir23a_cpm",
     "hemolysis_index",
@@ -96,6 +98,7 @@ class QCSettings(NamedTuple):
     warn_dimer_fraction: float
     warn_adapter_fraction: float
     detection_min_reads: int
+    complexity_depth: int
     hemolysis_mirnas: tuple[str, str]
     hemolysis_threshold: float
     hemolysis_min_reads: int
@@ -319,6 +322,8 @@ FLOAT_FORMATS = {
     "mir451a_cpm": "{:.1f}",
     "mir23a_cpm": "{:.1f}",
     "hemolysis_index": "{:.3f}",
+    "complexity": "{:.1f}",
+    "complexity_sd": "{:.2f}",
     "median_length": "{:.1f}",
 }
 
@@ -447,11 +452,18 @@ def build_table_from_files(
     lengths, counts), one file per sample in ``samples`` order."""
     from .de import read_count_matrix
 
+    from .complexity import complexity
+
     fates = {s: load_json(p) for s, p in zip(samples, inputs.read_fates)}
     kits = {s: load_json(p) for s, p in zip(samples, inputs.kit_records)}
     lengths = {s: read_lengths(p) for s, p in zip(samples, inputs.lengths)}
     counts = read_count_matrix(inputs.counts)
-    return build_table(samples, fates, kits, lengths, counts, settings), lengths
+    table = build_table(samples, fates, kits, lengths, counts, settings)
+    curves = pd.read_csv(inputs.complexity, sep="\t")
+    scores = complexity(curves, samples, settings.complexity_depth)
+    for column in ("complexity", "complexity_sd"):
+        table[column] = scores[column].to_numpy()
+    return table, lengths
 
 
 def write_outputs(

@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import design, reference, schema
+from .composition import Reference, references_from_config
+from .count import check_multimappers
 from .design import Contrast, is_continuous, listing
 from .protocols import OVERRIDE_KEYS, Protocol, resolve_protocol, sample_protocols
 from .qc import QCSettings, find_feature
@@ -51,6 +53,8 @@ class Run:
     reference: dict[str, str]  # mature and hairpin FASTA the reference is built from
     resistance_list: str
     qc: QCSettings
+    trna_table: str  # "" when there is no tRNA stage
+    references: tuple[Reference, ...]  # composition.references, FASTA paths resolved
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -60,6 +64,10 @@ class Run:
     @property
     def from_counts(self) -> bool:
         return bool(self.count_matrix)
+
+    @property
+    def spike_ins(self) -> list[str]:
+        return [r.name for r in self.references if r.spike_in]
 
     @property
     def main(self) -> Contrast:
@@ -117,6 +125,7 @@ def _load(config: dict, root: Path, workdir: Path, paths: dict[str, str]) -> Run
     qc = QCSettings.from_config(config["qc"])
     _check_hemolysis_mirnas(qc.hemolysis_mirnas, features)
     _check_drug(config["drug"], paths["resistance_list"])
+    check_multimappers(config["counting"]["multimappers"])
     return Run(
         root=root,
         config=config,
@@ -129,6 +138,8 @@ def _load(config: dict, root: Path, workdir: Path, paths: dict[str, str]) -> Run
         reference={"mature": paths["mature"], "hairpin": paths["hairpin"]},
         resistance_list=paths["resistance_list"],
         qc=qc,
+        trna_table=_trna_table(config, root, workdir),
+        references=_composition_references(config, root, workdir),
         notes=notes,
     )
 
@@ -185,6 +196,45 @@ def _reference_paths(ref: Mapping, root: Path, workdir: Path) -> dict[str, str]:
         bundled = root / "resources" / "mirbase"
         return {k: str(bundled / f"hsa_{k}.fa") for k in ("mature", "hairpin")}
     return {k: f"results/reference/source/{ref['species']}_{k}.fa" for k in ("mature", "hairpin")}
+
+
+def _trna_table(config: Mapping, root: Path, workdir: Path) -> str:
+    """The tRNA feature table, "" without a tRNA stage; the bundled one is human."""
+    given = config["composition"]["trna_table"]
+    bundled = (
+        given
+        == schema.load_schema()["properties"]["composition"]["properties"]["trna_table"]["default"]
+    )
+    if bundled and config["reference"]["species"] != "hsa":
+        raise SettingsError(
+            f"config key composition.trna_table: the bundled tRNAs are human, the reference is "
+            f"'{config['reference']['species']}'; set composition.trna_table to a table of "
+            "that species (python -m exomir.trna) or to '' to skip the tRNA stage"
+        )
+    path = resolve_path(given, root, workdir)
+    if path and not Path(path).is_file():
+        raise SettingsError(f"config key composition.trna_table: {path} does not exist")
+    if not path and "trna" in config["de"]["features"]:
+        raise SettingsError(
+            "config key de.features lists trna, but composition.trna_table is empty: set a "
+            "tRNA table or remove trna from de.features"
+        )
+    return path
+
+
+def _composition_references(config: Mapping, root: Path, workdir: Path) -> tuple[Reference, ...]:
+    """``composition.references`` checked, their FASTA paths resolved and present."""
+    references = references_from_config(config["composition"]["references"])
+    resolved = []
+    for i, entry in enumerate(references):
+        path = resolve_path(entry.fasta, root, workdir)
+        if not Path(path).is_file():
+            raise SettingsError(
+                f"config key composition.references[{i}] ({entry.name}): FASTA {path} "
+                "does not exist"
+            )
+        resolved.append(entry._replace(fasta=path))
+    return tuple(resolved)
 
 
 def _check_counts_path(given: str, path: str, workdir: Path) -> None:

@@ -4,6 +4,14 @@ rule annotate_resistance:
         de=f"results/de/{RUN.main.name}.tsv",
         features=rules.prepare_reference.output.features,
         resistance_list=RUN.resistance_list,
+        per_sample=(
+            []
+            if RUN.from_counts
+            else expand(rules.count_sample.output.mature, sample=SAMPLES)
+        ),
+        trna_derived=(
+            [] if RUN.from_counts else rules.summarise_composition.output.trna_derived
+        ),
     output:
         hits=report(
             "results/annotation/resistance_hits.tsv",
@@ -26,5 +34,6 @@ rule annotate_resistance:
     params:
         alpha=config["de"]["alpha"],
         drug=config["drug"],
+        ambiguity_flag=config["counting"]["ambiguity_flag"],
     script:
         "../scripts/annotate_resistance.py"

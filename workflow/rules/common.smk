@@ -21,12 +21,17 @@ if workflow.is_main_process:
 SAMPLES = RUN.samples
 CONTRASTS = [contrast.name for contrast in RUN.contrasts]
 QC_TABLE = "results/qc/sample_qc.tsv"
+STAGES = ["mature", "hairpin"] + (["trna"] if RUN.trna_table else [])
+
+
+REFERENCES = [reference.name for reference in RUN.references]
 
 
 wildcard_constraints:
     sample="|".join(map(re.escape, SAMPLES)),
     contrast="|".join(map(re.escape, CONTRASTS)),
-    target="mature|hairpin",
+    target="mature|hairpin|trna|composition_[A-Za-z][A-Za-z0-9_]*",
+    reference="|".join(map(re.escape, REFERENCES)) or "-",
 
 
 def get_fastq(wildcards):
@@ -36,6 +41,21 @@ def get_fastq(wildcards):
 def count_matrix(wildcards=None):
     """The mature count matrix: the workflow's own, or the user's (config 'counts')."""
     return RUN.count_matrix or rules.merge_counts.output.mature
+
+
+def stage_inputs(wildcards):
+    """Alignments the counting of one sample reads: miRNA stages, and tRNAs when configured."""
+    inputs = {f"{t}_bam": f"results/align/{t}/{wildcards.sample}.bam" for t in STAGES}
+    return inputs | (
+        {"trna_table": "results/reference/trna.tsv"} if RUN.trna_table else {}
+    )
+
+
+def cascade_reads(wildcards):
+    """The inserts a composition reference sees: those the stage before it left."""
+    i = REFERENCES.index(wildcards.reference)
+    before = f"after_{REFERENCES[i - 1]}" if i else "remaining"
+    return f"results/composition/{wildcards.sample}/{before}.fa"
 
 
 def qc_table(wildcards):
@@ -59,22 +79,31 @@ def final_outputs():
     outputs = [
         *expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
         "results/annotation/resistance_hits.tsv",
-        "results/plots/qc/sample_qc.png",
-        "results/plots/pca.png",
-        "results/plots/heatmap_top_de.png",
-        "results/plots/review_mirnas_boxplots.png",
         *expand(
             "results/plots/{kind}/{contrast}.png",
             kind=["volcano", "ma"],
             contrast=CONTRASTS,
         ),
-        "results/report/provenance.tsv",
+        *rules.plot_sample_qc.output,
+        *rules.plot_pca.output,
+        *rules.plot_heatmap.output,
+        *rules.plot_review_boxplots.output,
+        *rules.record_provenance.output,
     ]
-    if not RUN.from_counts:
-        outputs += [
-            *rules.merge_counts.output,
-            QC_TABLE,
-            "results/qc/multiqc_report.html",
-            "results/isomirs/mirtop/mirtop.gff",
-        ]
-    return outputs
+    if RUN.from_counts:
+        return outputs
+    trna = "trna" in config["de"]["features"]
+    return outputs + [
+        *rules.merge_counts.output,
+        *rules.summarise_composition.output,
+        *rules.measure_complexity.output,
+        QC_TABLE,
+        rules.build_multiqc_report.output.html,
+        rules.annotate_isomirs.output.gff,
+        *(rules.count_spikeins.output if RUN.spike_ins else []),
+        *(
+            expand("results/plots/volcano/trna/{contrast}.png", contrast=CONTRASTS)
+            if trna
+            else []
+        ),
+    ]

@@ -52,3 +52,39 @@ rule fit_diffexp:
         exclude_failed=RUN.qc.exclude_failed_from_de,
     script:
         "../scripts/fit_diffexp.py"
+
+
+rule fit_diffexp_trna:
+    """Differential expression of tRNA fragments (de.features: trna), as for the miRNAs."""
+    input:
+        counts=rules.merge_counts.output.trna,
+        qc_table=qc_table,
+    output:
+        main=report(
+            f"results/de/trna/{RUN.main.name}.tsv",
+            caption="../report/de_table_trna.rst",
+            category="Differential expression",
+            subcategory="tRNA fragments",
+            labels={"table": "tRNA fragment DE", "contrast": RUN.main.name},
+        ),
+        extra=expand("results/de/trna/{contrast}.tsv", contrast=CONTRASTS[1:]),
+        vst="results/de/trna/vst.tsv",
+        size_factors="results/de/trna/size_factors.tsv",
+        excluded="results/de/trna/excluded_samples.tsv",
+    log:
+        "logs/fit_diffexp_trna.log",
+    benchmark:
+        "results/benchmarks/fit_diffexp_trna/pydeseq2.tsv"
+    conda:
+        "../../envs/pydeseq2.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        sample_table=RUN.design_table,
+        contrasts=RUN.contrasts,
+        de=config["de"],
+        counts_name_prefix="",
+        exclude_failed=RUN.qc.exclude_failed_from_de,
+    script:
+        "../scripts/fit_diffexp.py"

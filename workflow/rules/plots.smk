@@ -83,6 +83,32 @@ rule plot_contrast:
         "../scripts/plot_contrast.py"
 
 
+rule plot_contrast_trna:
+    """Volcano and MA plot of the tRNA fragments of one contrast (de.features: trna)."""
+    input:
+        de="results/de/trna/{contrast}.tsv",
+    output:
+        volcano=report(
+            "results/plots/volcano/trna/{contrast}.png",
+            caption="../report/volcano_trna.rst",
+            category="Differential expression",
+            subcategory="tRNA fragments",
+            labels={"figure": "volcano (tRNA)", "contrast": "{contrast}"},
+        ),
+        ma="results/plots/ma/trna/{contrast}.png",
+    log:
+        "logs/plot_contrast_trna/{contrast}.log",
+    conda:
+        "../../envs/matplotlib.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        alpha=config["de"]["alpha"],
+        max_labels=config["plots"]["max_labels"],
+    script:
+        "../scripts/plot_contrast.py"
+
+
 rule plot_heatmap:
     """Heatmap of the z-scored VST values of the top DE miRNAs of the main contrast."""
     input:

@@ -5,6 +5,7 @@ rule summarise_qc:
         kit_records=expand(rules.trim_reads.output.kit_record, sample=SAMPLES),
         lengths=expand(rules.trim_reads.output.lengths, sample=SAMPLES),
         counts=rules.merge_counts.output.mature,
+        complexity=rules.measure_complexity.output.curves,
     output:
         table=report(
             QC_TABLE,
@@ -42,6 +43,7 @@ rule build_multiqc_report:
         custom=[
             rules.summarise_qc.output.mqc_table,
             rules.summarise_qc.output.mqc_lengths,
+            rules.summarise_composition.output.mqc,
         ],
         config=rules.summarise_qc.output.mqc_config,
     output:

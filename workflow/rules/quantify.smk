@@ -24,15 +24,18 @@ rule align_reads:
 
 
 rule count_sample:
-    """isomiR-aware mature and hairpin counts of one sample, weighted by collapse multiplicity."""
+    """miRNA (isomiR-aware) and tRNA-fragment counts of one sample; inserts left for the cascade."""
     input:
-        mature_bam="results/align/mature/{sample}.bam",
-        hairpin_bam="results/align/hairpin/{sample}.bam",
+        unpack(stage_inputs),
+        reads=rules.trim_reads.output.collapsed,
         locations=rules.prepare_reference.output.locations,
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
         hairpin="results/counts/per_sample/{sample}.hairpin.tsv",
+        trna="results/counts/per_sample/{sample}.trna.tsv",
         isomirs="results/isomirs/{sample}.tsv",
+        stages="results/composition/{sample}/stages.json",
+        remaining="results/composition/{sample}/remaining.fa",
     log:
         "logs/count_sample/{sample}.log",
     benchmark:
@@ -43,6 +46,7 @@ rule count_sample:
         mem_mb=1000,
     params:
         alignment=config["alignment"],
+        multimappers=config["counting"]["multimappers"],
     script:
         "../scripts/count_sample.py"
 
@@ -50,10 +54,12 @@ rule count_sample:
 rule merge_counts:
     """Integer miRNA x sample matrices (every reference feature, zeros included)."""
     input:
-        mature=expand("results/counts/per_sample/{sample}.mature.tsv", sample=SAMPLES),
-        hairpin=expand("results/counts/per_sample/{sample}.hairpin.tsv", sample=SAMPLES),
+        mature=expand(rules.count_sample.output.mature, sample=SAMPLES),
+        hairpin=expand(rules.count_sample.output.hairpin, sample=SAMPLES),
+        trna=expand(rules.count_sample.output.trna, sample=SAMPLES),
         features=rules.prepare_reference.output.features,
         hairpins=rules.prepare_reference.output.hairpin,
+        trna_table=rules.prepare_trna_reference.output.table if RUN.trna_table else [],
     output:
         mature=report(
             "results/counts/mature_counts.tsv",
@@ -66,6 +72,19 @@ rule merge_counts:
             caption="../report/hairpin_counts.rst",
             category="Counts",
             labels={"table": "hairpin counts"},
+        ),
+        mature_ambiguity=report(
+            "results/counts/mature_ambiguity.tsv",
+            caption="../report/ambiguity.rst",
+            category="Counts",
+            labels={"table": "mature ambiguity"},
+        ),
+        hairpin_ambiguity="results/counts/hairpin_ambiguity.tsv",
+        trna=report(
+            "results/counts/trna_counts.tsv",
+            caption="../report/trna_counts.rst",
+            category="Counts",
+            labels={"table": "tRNA fragment counts"},
         ),
     log:
         "logs/merge_counts.log",

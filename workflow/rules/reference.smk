@@ -36,8 +36,43 @@ rule prepare_reference:
         "../scripts/prepare_reference.py"
 
 
+rule prepare_trna_reference:
+    """Mature tRNAs for bowtie from the feature table (composition.trna_table)."""
+    input:
+        table=RUN.trna_table or [],
+    output:
+        fasta="results/reference/trna.fa",
+        table="results/reference/trna.tsv",
+    log:
+        "logs/prepare_trna_reference.log",
+    conda:
+        "../../envs/python.yaml"
+    resources:
+        mem_mb=500,
+    script:
+        "../scripts/prepare_trna_reference.py"
+
+
+rule prepare_composition_reference:
+    """A composition reference (composition.references) as a DNA FASTA for bowtie-build."""
+    input:
+        lambda wildcards: RUN.references[REFERENCES.index(wildcards.reference)].fasta,
+    output:
+        "results/reference/composition_{reference}.fa",
+    log:
+        "logs/prepare_composition_reference/{reference}.log",
+    conda:
+        "../../envs/python.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        key=lambda wildcards: f"composition.references[{REFERENCES.index(wildcards.reference)}]",
+    script:
+        "../scripts/prepare_composition_reference.py"
+
+
 rule build_bowtie_index:
-    """bowtie 1 index of the mature features or of the hairpins."""
+    """bowtie 1 index of the mature features, hairpins, tRNAs or a composition reference."""
     input:
         "results/reference/{target}.fa",
     output:
@@ -58,7 +93,7 @@ rule build_bowtie_index:
         "../../envs/bowtie.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
     params:
         prefix=lambda wildcards, output: output[0].removesuffix(".1.ebwt"),
     shell:

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from exomir import annotate
+from exomir import annotate, count
 from exomir.wrapper import run
 
 
@@ -10,6 +10,13 @@ def main(smk, log):
     findings = annotate.read_resistance_list(smk.input.resistance_list)
     alpha = smk.params.alpha
     hits = annotate.resistance_hits(de, features, findings, alpha, smk.params.drug)
+    ambiguous, trna_flags = None, None
+    if smk.input.get("per_sample"):
+        names = list(features["feature"])
+        per_sample = dict(enumerate(smk.input.per_sample))
+        ambiguous = count.ambiguous_features(per_sample, names, smk.params.ambiguity_flag)
+        trna_flags = pd.read_csv(smk.input.trna_derived, sep="\t")
+    hits = annotate.add_count_flags(hits, ambiguous, trna_flags)
     hits.to_csv(smk.output.hits, sep="\t", index=False, float_format="%.6g")
     enrichment = annotate.enrichment(de, features, findings, alpha)
     enrichment.to_csv(smk.output.enrichment, sep="\t", index=False, float_format="%.6g")

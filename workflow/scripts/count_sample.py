@@ -1,19 +1,22 @@
-from exomir import count, reference
+from exomir import composition, count, reference, trna
 from exomir.wrapper import run
 
 
 def main(smk, log):
     alignment = smk.params.alignment
-    counts = count.count_sample(
+    stages = composition.classify_sample(
+        [smk.input.reads],
         smk.input.mature_bam,
         smk.input.hairpin_bam,
+        smk.input.get("trna_bam"),
         reference.read_locations(smk.input.locations),
         count.Tolerance(alignment["tolerance_5p"], alignment["tolerance_3p"]),
-        count.SPLIT,
+        trna.read_features(smk.input.trna_table) if smk.input.get("trna_table") else {},
+        smk.params.multimappers,
     )
-    count.write_sample_counts(counts, smk.output.mature, smk.output.hairpin, smk.output.isomirs)
-    log.write(f"mature reads: {sum(counts.mature.values()):.1f}\n")
-    log.write(f"hairpin reads: {sum(counts.hairpin.values()):.1f}\n")
+    summary = composition.write_sample_stages(stages, smk.wildcards.sample, False, smk.output)
+    log.write(f"multimappers: {smk.params.multimappers}\n")
+    log.write(", ".join(f"{key}: {summary[key]}" for key in composition.STAGE_KEYS) + "\n")
 
 
 run(main, snakemake)

@@ -6,7 +6,7 @@ from exomir.wrapper import run
 
 def main(smk, log):
     de = pd.read_csv(smk.input.de, sep="\t")
-    hits = pd.read_csv(smk.input.hits, sep="\t")
+    hits = pd.read_csv(smk.input.hits, sep="\t") if smk.input.get("hits") else pd.DataFrame()
     review = list(hits["feature"]) if "feature" in hits else []
     alpha, name = smk.params.alpha, smk.wildcards.contrast.replace("_vs_", " vs ")
     labelled = plots.volcano(
