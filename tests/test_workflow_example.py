@@ -117,3 +117,39 @@ def test_mirtop_isomir_annotation(example_run):
     assert "Name hsa-miR-486-5p" in attributes
     assert "iso_3p" in attributes and "iso_add3p" in attributes
     assert (example_run / "results/isomirs/mirtop/mirtop_stats.txt").stat().st_size > 0
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Sequences of one substitution, insertion or deletion apart (or equal)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) <= 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def test_no_unplanted_paralog_is_a_de_hit(example_run, example_dir):
+    """Reads of a planted miRNA that also fit a 1-nt paralog are allocated by evidence (EM):
+    the paralog does not follow the planted change into the hits."""
+    features = pd.read_csv(example_run / "results/reference/features.tsv", sep="\t")
+    sequence = dict(zip(features["feature"], features["sequence"]))
+    truth = pd.read_csv(example_dir / "truth_de.tsv", sep="\t", index_col=0)
+    planted = set(truth.index[truth["log2FoldChange"] != 0])
+    paralogs = {
+        other
+        for mirna in planted
+        for other, seq in sequence.items()
+        if other not in planted and _one_edit_apart(seq, sequence[mirna])
+    }
+    assert len(paralogs) >= 4  # e.g. miR-100-5p and miR-99a-5p, one substitution apart
+    de = pd.read_csv(example_run / DE_TABLE, sep="\t").set_index("feature")
+    hits = [p for p in paralogs if p in de.index and de.loc[p, "padj"] < 0.05]
+    assert hits == [], hits
+
+
+def test_leakage_into_unexpressed_mirnas_is_below_one_in_ten_thousand(example_run, example_dir):
+    counts = _matrix(example_run, COUNT_TABLES[0])
+    truth = pd.read_csv(example_dir / "truth_counts.tsv", sep="\t", index_col=0)
+    leaked = counts.drop(index=truth.index).to_numpy().sum()
+    assert leaked / counts.to_numpy().sum() <= 1e-4, leaked

@@ -450,9 +450,8 @@ def build_table_from_files(
 ) -> tuple[pd.DataFrame, dict[str, dict[int, int]]]:
     """The QC table and length histograms from a rule's inputs (read_fates, kit_records,
     lengths, counts), one file per sample in ``samples`` order."""
-    from .de import read_count_matrix
-
     from .complexity import complexity
+    from .de import read_count_matrix
 
     fates = {s: load_json(p) for s, p in zip(samples, inputs.read_fates)}
     kits = {s: load_json(p) for s, p in zip(samples, inputs.kit_records)}
