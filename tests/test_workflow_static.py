@@ -108,7 +108,11 @@ def test_dry_run_from_another_working_directory(tmp_path, example_dir):
 
 
 def test_other_species_reference_from_the_bundled_table(tmp_path, example_dir):
-    config = {"samples": str(example_dir / "samples.tsv"), "reference": {"species": "mmu"}}
+    config = {
+        "samples": str(example_dir / "samples.tsv"),
+        "reference": {"species": "mmu"},
+        "composition": {"trna_table": ""},  # the bundled tRNAs are human
+    }
     run_snakemake(tmp_path, config, "results/reference/features.tsv")
     features = (tmp_path / "results/reference/features.tsv").read_text().splitlines()
     assert len(features) > 1000

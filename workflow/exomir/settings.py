@@ -16,6 +16,7 @@ detected by the jobs and reported by the QC (:mod:`exomir.qc`).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,12 @@ class Run:
     def continuous(self) -> list[str]:
         return [c for c in self.design_table if is_continuous(self.design_table[c])]
 
+    def checksummed_files(self) -> dict[str, str]:
+        """Input files whose sha256 the provenance table records."""
+        files = {f"{key}_fasta": path for key, path in self.reference.items()}
+        files |= {"resistance_list": self.resistance_list, "samples": self.sheet_path}
+        return files | ({"counts": self.count_matrix} if self.from_counts else {})
+
     def fastq(self, sample: str) -> str:
         return str(self.sheet.loc[sample, "fastq"])
 
@@ -88,6 +95,33 @@ class Run:
             if name != self.main.variable and column is not None and not is_continuous(column):
                 return name
         return ""
+
+
+def name_pattern(names: Iterable[str]) -> str:
+    """A regular expression matching exactly ``names``, as a trie (for wildcard constraints).
+
+    A plain alternation of a thousand sample names makes every wildcard match try each
+    name in turn; the trie form matches in one pass over the name.
+    """
+    trie: dict = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_pattern(trie) or "(?!)"
+
+
+def _trie_pattern(node: dict) -> str:
+    branches = [
+        re.escape(char) + _trie_pattern(child) for char, child in sorted(node.items()) if char
+    ]
+    if not branches:
+        return ""
+    group = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:
+        return f"(?:{group})?"
+    return group
 
 
 def load_run(config: dict, root: str | Path, workdir: str | Path | None = None) -> Run:
@@ -214,6 +248,11 @@ def _trna_table(config: Mapping, root: Path, workdir: Path) -> str:
     path = resolve_path(given, root, workdir)
     if path and not Path(path).is_file():
         raise SettingsError(f"config key composition.trna_table: {path} does not exist")
+    if "trna" in config["de"]["features"] and config["counts"]:
+        raise SettingsError(
+            "config key de.features lists trna, but a counts: run has no tRNA counts; remove "
+            "trna from de.features"
+        )
     if not path and "trna" in config["de"]["features"]:
         raise SettingsError(
             "config key de.features lists trna, but composition.trna_table is empty: set a "

@@ -2,15 +2,17 @@ rule annotate_resistance:
     """Join DE results to the review's resistance-miRNA list by MIMAT; enrichment tests."""
     input:
         de=f"results/de/{RUN.main.name}.tsv",
-        features=rules.prepare_reference.output.features,
+        features="results/reference/features.tsv",
         resistance_list=RUN.resistance_list,
         per_sample=(
             []
             if RUN.from_counts
-            else expand(rules.count_sample.output.mature, sample=SAMPLES)
+            else expand(
+                "results/counts/per_sample/{sample}.mature.tsv", sample=SAMPLES
+            )
         ),
         trna_derived=(
-            [] if RUN.from_counts else rules.summarise_composition.output.trna_derived
+            [] if RUN.from_counts else "results/counts/trna_compatible_mirnas.tsv"
         ),
     output:
         hits=report(

@@ -1,12 +1,10 @@
 # Snakemake glue: the checked run (exomir.settings) and the input functions of the rules.
-import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from exomir.qc import console_summary
-from exomir.settings import SettingsError, load_run
+from exomir.settings import SettingsError, load_run, name_pattern
 from exomir.wrapper import prepare_job_environment
 
 prepare_job_environment()
@@ -14,28 +12,20 @@ try:
     RUN = load_run(config, Path(workflow.current_basedir).parents[1])
 except SettingsError as error:
     raise WorkflowError(f"exomir: {error}") from None
-if workflow.is_main_process:
-    for note in RUN.notes:
-        logger.warning(f"exomir: {note}")
+for note in RUN.notes if workflow.is_main_process else ():
+    logger.warning(f"exomir: {note}")
 
-SAMPLES = RUN.samples
-CONTRASTS = [contrast.name for contrast in RUN.contrasts]
-QC_TABLE = "results/qc/sample_qc.tsv"
-STAGES = ["mature", "hairpin"] + (["trna"] if RUN.trna_table else [])
-
-
+SAMPLES, CONTRASTS = RUN.samples, [contrast.name for contrast in RUN.contrasts]
 REFERENCES = [reference.name for reference in RUN.references]
+STAGES = ["mature", "hairpin"] + (["trna"] if RUN.trna_table else [])
+QC_TABLE = "results/qc/sample_qc.tsv"
 
 
 wildcard_constraints:
-    sample="|".join(map(re.escape, SAMPLES)),
-    contrast="|".join(map(re.escape, CONTRASTS)),
+    sample=name_pattern(SAMPLES),
+    contrast=name_pattern(CONTRASTS),
     target="mature|hairpin|trna|composition_[A-Za-z][A-Za-z0-9_]*",
-    reference="|".join(map(re.escape, REFERENCES)) or "-",
-
-
-def get_fastq(wildcards):
-    return RUN.fastq(wildcards.sample)
+    reference=name_pattern(REFERENCES),
 
 
 def count_matrix(wildcards=None):
@@ -63,47 +53,24 @@ def qc_table(wildcards):
     return [] if RUN.from_counts else QC_TABLE
 
 
-def provenance_inputs(wildcards):
-    """Files whose checksums go into the provenance table."""
-    inputs = {
-        **{f"{key}_fasta": path for key, path in RUN.reference.items()},
-        "resistance_list": RUN.resistance_list,
-        "samples": RUN.sheet_path,
-    }
-    if RUN.from_counts:
-        inputs["counts"] = RUN.count_matrix
-    return inputs
-
-
 def final_outputs():
-    outputs = [
-        *expand("results/de/{contrast}.tsv", contrast=CONTRASTS),
-        "results/annotation/resistance_hits.tsv",
-        *expand(
-            "results/plots/{kind}/{contrast}.png",
-            kind=["volcano", "ma"],
-            contrast=CONTRASTS,
-        ),
-        *rules.plot_sample_qc.output,
-        *rules.plot_pca.output,
-        *rules.plot_heatmap.output,
-        *rules.plot_review_boxplots.output,
-        *rules.record_provenance.output,
-    ]
-    if RUN.from_counts:
-        return outputs
-    trna = "trna" in config["de"]["features"]
-    return outputs + [
-        *rules.merge_counts.output,
-        *rules.summarise_composition.output,
-        *rules.measure_complexity.output,
-        QC_TABLE,
-        rules.build_multiqc_report.output.html,
-        rules.annotate_isomirs.output.gff,
-        *(rules.count_spikeins.output if RUN.spike_ins else []),
-        *(
-            expand("results/plots/volcano/trna/{contrast}.png", contrast=CONTRASTS)
-            if trna
-            else []
-        ),
-    ]
+    """Every table, figure and report of the run (rule all)."""
+    final = ["annotate_resistance", "plot_sample_qc", "plot_pca", "plot_heatmap"]
+    final += ["plot_review_boxplots", "record_provenance"]
+    if not RUN.from_counts:
+        final += [
+            "merge_counts",
+            "summarise_qc",
+            "summarise_composition",
+            "measure_complexity",
+        ]
+        final += ["build_multiqc_report", "annotate_isomirs"]
+        final += ["count_spikeins"] if RUN.spike_ins else []
+    outputs = [path for name in final for path in getattr(rules, name).output]
+    figures = ["volcano", "ma"] + (
+        ["volcano/trna"] if "trna" in config["de"]["features"] else []
+    )
+    outputs += expand(
+        "results/plots/{kind}/{contrast}.png", kind=figures, contrast=CONTRASTS
+    )
+    return outputs + expand("results/de/{contrast}.tsv", contrast=CONTRASTS)

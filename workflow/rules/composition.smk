@@ -32,12 +32,14 @@ rule align_composition:
 rule summarise_composition:
     """Fate of every raw read per sample (they add up), stacked bars, tRNA-derived miRNAs."""
     input:
-        read_fates=expand(rules.trim_reads.output.read_fates, sample=SAMPLES),
-        stages=expand(rules.count_sample.output.stages, sample=SAMPLES),
+        read_fates=expand("results/qc/read_fates/{sample}.json", sample=SAMPLES),
+        stages=expand("results/composition/{sample}/stages.json", sample=SAMPLES),
         references=expand(
-            rules.align_composition.output.bam, reference=REFERENCES, sample=SAMPLES
+            "results/align/composition/{reference}/{sample}.bam",
+            reference=REFERENCES,
+            sample=SAMPLES,
         ),
-        features=rules.prepare_reference.output.features,
+        features="results/reference/features.tsv",
     output:
         table=report(
             "results/qc/composition.tsv",
@@ -71,10 +73,12 @@ rule count_spikeins:
     """Reads per spike-in record (composition references with spike_in: true) and sample."""
     input:
         bams=expand(
-            rules.align_composition.output.bam, reference=RUN.spike_ins, sample=SAMPLES
+            "results/align/composition/{reference}/{sample}.bam",
+            reference=RUN.spike_ins,
+            sample=SAMPLES,
         ),
         fastas=expand(
-            rules.prepare_composition_reference.output, reference=RUN.spike_ins
+            "results/reference/composition_{reference}.fa", reference=RUN.spike_ins
         ),
     output:
         report(

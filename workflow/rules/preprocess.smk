@@ -1,7 +1,7 @@
 rule trim_reads:
     """Kit-specific trimming (UMI extraction, cutadapt; streamed), collapsing of identical inserts."""
     input:
-        fastq=get_fastq,
+        fastq=lambda wildcards: RUN.fastq(wildcards.sample),
     output:
         collapsed="results/collapsed/{sample}.fa",
         cutadapt_report="results/qc/cutadapt/{sample}.cutadapt.json",

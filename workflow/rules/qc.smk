@@ -1,11 +1,11 @@
 rule summarise_qc:
     """exRNA QC table: read fates, miRNA yield, kit check, hemolysis index, pass/warn/fail."""
     input:
-        read_fates=expand(rules.trim_reads.output.read_fates, sample=SAMPLES),
-        kit_records=expand(rules.trim_reads.output.kit_record, sample=SAMPLES),
-        lengths=expand(rules.trim_reads.output.lengths, sample=SAMPLES),
-        counts=rules.merge_counts.output.mature,
-        complexity=rules.measure_complexity.output.curves,
+        read_fates=expand("results/qc/read_fates/{sample}.json", sample=SAMPLES),
+        kit_records=expand("results/qc/kit/{sample}.json", sample=SAMPLES),
+        lengths=expand("results/qc/lengths/{sample}.tsv", sample=SAMPLES),
+        counts="results/counts/mature_counts.tsv",
+        complexity="results/qc/complexity.tsv",
     output:
         table=report(
             QC_TABLE,
@@ -32,20 +32,20 @@ rule summarise_qc:
 rule build_multiqc_report:
     """One MultiQC report: cutadapt, bowtie, umi_tools, mirtop and the exomir QC (custom content)."""
     input:
-        cutadapt=expand(rules.trim_reads.output.cutadapt_report, sample=SAMPLES),
+        cutadapt=expand("results/qc/cutadapt/{sample}.cutadapt.json", sample=SAMPLES),
         bowtie=expand(
             "logs/align_reads/{sample}.{target}.log",
             sample=SAMPLES,
             target=["mature", "hairpin"],
         ),
         umi_tools=expand("logs/trim_reads/{sample}.extract.log", sample=SAMPLES),
-        mirtop=rules.annotate_isomirs.output.stats_multiqc,
+        mirtop="results/isomirs/mirtop/isomirs_mirtop_stats.log",
         custom=[
-            rules.summarise_qc.output.mqc_table,
-            rules.summarise_qc.output.mqc_lengths,
-            rules.summarise_composition.output.mqc,
+            "results/qc/multiqc/exomir_sample_qc_mqc.json",
+            "results/qc/multiqc/exomir_insert_lengths_mqc.json",
+            "results/qc/multiqc/exomir_composition_mqc.json",
         ],
-        config=rules.summarise_qc.output.mqc_config,
+        config="results/qc/multiqc/multiqc_config.yaml",
     output:
         html=report(
             "results/qc/multiqc_report.html",

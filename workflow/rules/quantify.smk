@@ -1,26 +1,30 @@
 rule align_reads:
-    """Unique inserts, end to end, to the mature features (identical sequences merged) or the hairpins."""
+    """Unique inserts of one sample, end to end, to the mature features, hairpins and tRNAs."""
     input:
         reads="results/collapsed/{sample}.fa",
-        index=multiext("results/reference/bowtie/{target}", ".1.ebwt", ".rev.1.ebwt"),
+        index=expand("results/reference/bowtie/{target}.1.ebwt", target=STAGES),
     output:
-        bam="results/align/{target}/{sample}.bam",
+        bams=expand("results/align/{target}/{{sample}}.bam", target=STAGES),
     log:
-        "logs/align_reads/{sample}.{target}.log",
+        expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
     benchmark:
-        "results/benchmarks/align_reads/{sample}.{target}.tsv"
+        "results/benchmarks/align_reads/{sample}.tsv"
     conda:
         "../../envs/bowtie.yaml"
     threads: 2
     resources:
         mem_mb=1000,
     params:
-        index=lambda wildcards, input: input.index[0].removesuffix(".1.ebwt"),
+        stages=lambda wildcards, input, output: " ".join(
+            f"{index.removesuffix('.1.ebwt')}:{bam}:logs/align_reads/{wildcards.sample}.{target}.log"
+            for target, index, bam in zip(STAGES, input.index, output.bams)
+        ),
         mismatches=config["alignment"]["mismatches"],
     shell:
-        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata "
-        "--norc --sam --no-unal -x {params.index} {input.reads} 2> {log} "
-        "| samtools view --no-PG -b -o {output.bam} - 2>> {log}"
+        "for stage in {params.stages}; do IFS=: read -r index bam log <<< $stage; "
+        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata --norc --sam "
+        "--no-unal -x $index {input.reads} 2> $log "
+        "| samtools view --no-PG -b -o $bam - 2>> $log; done"
 
 
 rule count_sample:
@@ -54,12 +58,12 @@ rule count_sample:
 rule merge_counts:
     """Integer miRNA x sample matrices (every reference feature, zeros included)."""
     input:
-        mature=expand(rules.count_sample.output.mature, sample=SAMPLES),
-        hairpin=expand(rules.count_sample.output.hairpin, sample=SAMPLES),
-        trna=expand(rules.count_sample.output.trna, sample=SAMPLES),
-        features=rules.prepare_reference.output.features,
-        hairpins=rules.prepare_reference.output.hairpin,
-        trna_table=rules.prepare_trna_reference.output.table if RUN.trna_table else [],
+        mature=expand("results/counts/per_sample/{sample}.mature.tsv", sample=SAMPLES),
+        hairpin=expand("results/counts/per_sample/{sample}.hairpin.tsv", sample=SAMPLES),
+        trna=expand("results/counts/per_sample/{sample}.trna.tsv", sample=SAMPLES),
+        features="results/reference/features.tsv",
+        hairpins="results/reference/hairpin.fa",
+        trna_table="results/reference/trna.tsv" if RUN.trna_table else [],
     output:
         mature=report(
             "results/counts/mature_counts.tsv",
@@ -102,8 +106,8 @@ rule annotate_isomirs:
     """isomiR annotation in the mirGFF3 standard (mirtop) from the hairpin alignments of all samples."""
     input:
         bams=expand("results/align/hairpin/{sample}.bam", sample=SAMPLES),
-        hairpin=rules.prepare_reference.output.hairpin,
-        gff=rules.prepare_reference.output.mirtop_gff,
+        hairpin="results/reference/hairpin.fa",
+        gff="results/reference/hairpin_coordinates.gff3",
     output:
         gff="results/isomirs/mirtop/mirtop.gff",
         stats="results/isomirs/mirtop/mirtop_stats.txt",

@@ -1,7 +1,7 @@
 rule record_provenance:
     """Software versions and sha256 of the reference, list, sheet and count files used."""
     input:
-        unpack(provenance_inputs),
+        unpack(lambda wildcards: RUN.checksummed_files()),
     output:
         report(
             "results/report/provenance.tsv",
