@@ -1,0 +1,488 @@
+"""Plasma-miRNA biomarker panel: nested cross-validation with a permutation test.
+
+:func:`fit_biomarker` takes the raw count matrix, the sample table and the
+contrast, never pre-selected features: every data-dependent step (prefilter,
+size factors, preselection, scaling, hyperparameters; see
+:mod:`exomir.biomarker_model`) is refitted inside each outer training fold, so
+the classic optimism of selecting miRNAs on all samples before
+cross-validating cannot happen through this API.
+
+Evaluation
+----------
+* Outer loop: ``repeats`` × stratified ``outer_folds``-fold CV; each sample is
+  predicted once per repeat by a model that never saw it.
+* ``auc``: mean over repeats of the AUC of the repeat's pooled out-of-fold
+  probabilities. ``balanced_accuracy``, ``sensitivity``, ``specificity`` and
+  ``brier`` likewise, at the probability threshold 0.5 (classes are weighted
+  to balance, so 0.5 is the neutral threshold).
+* ``auc_ci_low``/``auc_ci_high``: 95 % stratified percentile bootstrap over
+  patients (cases and controls resampled separately, 2,000 replicates) of that
+  repeat-averaged AUC, on the out-of-fold predictions. It reflects which
+  patients happened to be sampled; it does not include the variability of
+  refitting on another training set, so it is, if anything, narrow (Bates,
+  Hastie & Tibshirani 2023). Read it with ``permutation_pvalue``.
+* ``permutation_pvalue``: the whole nested CV (all repeats, inner searches,
+  preselection) rerun on ``permutations`` random shuffles of the labels;
+  p = (1 + #{permuted AUC ≥ observed AUC}) / (B + 1), exact under the null
+  of exchangeable labels. With covariates, shuffling also breaks their link
+  to the outcome, so the test asks whether the whole model predicts;
+  ``auc_covariates_only`` (the same nested CV on the covariates alone) shows
+  what the miRNAs add.
+* The signature: per feature, the share of the ``outer_folds × repeats`` outer
+  models that gave it a non-zero weight, and its mean coefficient.
+* The final model is the same search refitted on all samples.
+
+Every random choice derives from ``seed`` and the task's own index, so the
+tables do not depend on ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from joblib import Parallel, delayed
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from . import biomarker_tables as tables
+from .biomarker_model import MODELS, InnerSearch, MedianOfRatios, ModelSpec, build_search
+
+__all__ = [
+    "AUTO_MIN_GROUP_SIZE",
+    "BiomarkerSettings",
+    "Covariate",
+    "Cohort",
+    "BiomarkerResult",
+    "decide_enabled",
+    "check_group_sizes",
+    "prepare_cohort",
+    "covariate_matrix",
+    "fit_biomarker",
+    "mirna_weights",
+    "required_features",
+    "nested_cv",
+    "log2_fold_changes",
+]
+
+#: ``enabled: auto`` runs the analysis when the smaller group has at least this many samples.
+AUTO_MIN_GROUP_SIZE = 8
+# independent random streams derived from the seed
+_OBSERVED, _PERMUTED, _BOOTSTRAP, _FINAL, _COVARIATES = range(5)
+
+
+@dataclass(frozen=True)
+class BiomarkerSettings:
+    """The validated ``biomarker:`` config block (defaults live in the config schema)."""
+
+    enabled: str
+    model: str
+    outer_folds: int
+    repeats: int
+    inner_folds: int
+    permutations: int
+    seed: int
+    max_features: int
+    covariates: tuple[str, ...]
+    apply_model: str
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, Any]) -> BiomarkerSettings:
+        """Settings from the schema-validated block; ``enabled`` may be a YAML boolean."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in block]
+        if missing:
+            raise ValueError(
+                f"config biomarker: missing key(s) {', '.join(missing)}; validate the config "
+                "against workflow/schemas/config.schema.yaml, which fills the defaults"
+            )
+        enabled = block["enabled"]
+        enabled = ("true" if enabled else "false") if isinstance(enabled, bool) else str(enabled)
+        settings = cls(
+            enabled=enabled.lower(),
+            model=str(block["model"]),
+            outer_folds=int(block["outer_folds"]),
+            repeats=int(block["repeats"]),
+            inner_folds=int(block["inner_folds"]),
+            permutations=int(block["permutations"]),
+            seed=int(block["seed"]),
+            max_features=int(block["max_features"]),
+            covariates=tuple(str(c) for c in block["covariates"]),
+            apply_model=str(block["apply_model"] or ""),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the key of an impossible value."""
+        checks = [
+            ("enabled", self.enabled in ("auto", "true", "false"), "auto, true or false"),
+            ("model", self.model in MODELS, " or ".join(MODELS)),
+            ("outer_folds", self.outer_folds >= 2, "at least 2"),
+            ("repeats", self.repeats >= 1, "at least 1"),
+            ("inner_folds", self.inner_folds >= 2, "at least 2"),
+            ("permutations", self.permutations >= 1, "at least 1 (19 or more for p < 0.05)"),
+            ("max_features", self.max_features >= 1, "at least 1"),
+        ]
+        for key, ok, need in checks:
+            if not ok:
+                raise ValueError(f"config biomarker.{key}: {getattr(self, key)!r}; use {need}")
+
+
+def decide_enabled(settings: BiomarkerSettings, n_case: int, n_control: int) -> tuple[bool, str]:
+    """Whether the biomarker analysis runs, and why (for the log and the report)."""
+    smaller = min(n_case, n_control)
+    if settings.enabled == "false":
+        return False, "biomarker.enabled is false"
+    if settings.enabled == "true":
+        return True, "biomarker.enabled is true"
+    if smaller >= AUTO_MIN_GROUP_SIZE:
+        return True, f"auto: the smaller group has {smaller} samples (>= {AUTO_MIN_GROUP_SIZE})"
+    return False, (
+        f"auto: the smaller group has {smaller} samples after QC, fewer than "
+        f"{AUTO_MIN_GROUP_SIZE}; set biomarker.enabled: true to run it anyway"
+    )
+
+
+def check_group_sizes(settings: BiomarkerSettings, n_case: int, n_control: int) -> None:
+    """Raise ``ValueError`` when the folds cannot hold both groups."""
+    smaller = min(n_case, n_control)
+    inner = smaller - math.ceil(smaller / settings.outer_folds)
+    if smaller < settings.outer_folds or inner < settings.inner_folds:
+        raise ValueError(
+            f"biomarker: the smaller group has {smaller} samples ({n_case} case, {n_control} "
+            f"control), too few for {settings.outer_folds} outer and {settings.inner_folds} "
+            "inner folds; lower biomarker.outer_folds/inner_folds, add samples, or set "
+            "biomarker.enabled: false"
+        )
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A sheet column used as a predictor; ``levels`` empty means numeric."""
+
+    name: str
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The samples of the contrast as the model sees them.
+
+    ``design`` is samples × (count features, then covariates); categorical
+    covariates hold the index of their level in ``Covariate.levels``.
+    """
+
+    design: np.ndarray
+    y: np.ndarray
+    samples: tuple[str, ...]
+    features: tuple[str, ...]
+    covariates: tuple[Covariate, ...]
+    contrast: tuple[str, str, str]
+
+    @property
+    def n_case(self) -> int:
+        return int(self.y.sum())
+
+    @property
+    def n_control(self) -> int:
+        return int(len(self.y) - self.y.sum())
+
+
+def prepare_cohort(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    contrast: Sequence[str],
+    covariates: Sequence[str],
+    categorical: Sequence[str],
+) -> Cohort:
+    """Case and control samples of ``samples`` (indexed by sample) with their counts.
+
+    ``counts`` is features × samples (extra columns, e.g. QC-failed samples,
+    are ignored). A covariate whose values all parse as numbers is numeric
+    unless listed in ``categorical``; any other is categorical.
+    """
+    variable, case, control = (str(c) for c in contrast)
+    if variable not in samples.columns:
+        raise ValueError(f"biomarker: contrast variable '{variable}' is not a sample-sheet column")
+    groups = samples[variable].astype(str)
+    chosen = samples.index[groups.isin([case, control])].astype(str)
+    missing = [s for s in chosen if s not in set(counts.columns.astype(str))]
+    if missing:
+        raise ValueError(
+            f"biomarker: sample(s) {', '.join(missing[:10])} of the sheet have no column in the "
+            "count matrix; give the matrix of these samples or remove them from the sheet"
+        )
+    matrix = counts.copy()
+    matrix.columns = matrix.columns.astype(str)
+    values = matrix[list(chosen)].to_numpy(dtype=float).T
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("biomarker: the count matrix holds negative or missing values")
+    table = samples.loc[samples.index.astype(str).isin(chosen)]
+    coded = learn_covariates(table, covariates, categorical)
+    design = np.hstack([values, covariate_matrix(table, coded)])
+    y = (groups.loc[table.index] == case).to_numpy(dtype=int)
+    return Cohort(
+        design,
+        y,
+        tuple(chosen),
+        tuple(str(f) for f in matrix.index),
+        coded,
+        (variable, case, control),
+    )
+
+
+def learn_covariates(
+    samples: pd.DataFrame, names: Sequence[str], categorical: Sequence[str]
+) -> tuple[Covariate, ...]:
+    """Type each covariate (numeric or categorical with its sorted levels)."""
+    unknown = [n for n in names if n not in samples.columns]
+    if unknown:
+        raise ValueError(
+            f"biomarker.covariates: {', '.join(unknown)} not column(s) of the sample sheet "
+            f"(columns: {', '.join(map(str, samples.columns))})"
+        )
+    coded = []
+    for name in names:
+        numbers = pd.to_numeric(samples[name], errors="coerce")
+        if name not in categorical and numbers.notna().all():
+            coded.append(Covariate(name, ()))
+        else:
+            coded.append(Covariate(name, tuple(sorted(samples[name].astype(str).unique()))))
+    return tuple(coded)
+
+
+def covariate_matrix(samples: pd.DataFrame, covariates: Sequence[Covariate]) -> np.ndarray:
+    """Samples × covariates: numbers, or level codes (-1 for a level the model never saw)."""
+    columns = []
+    for covariate in covariates:
+        if covariate.name not in samples.columns:
+            raise ValueError(
+                f"biomarker: the sample sheet has no column '{covariate.name}', a covariate of "
+                "the model; add it to the sheet"
+            )
+        values = samples[covariate.name]
+        if covariate.levels:
+            index = {level: i for i, level in enumerate(covariate.levels)}
+            columns.append([index.get(str(v), -1) for v in values])
+        else:
+            numbers = pd.to_numeric(values, errors="coerce")
+            if numbers.isna().any():
+                bad = values[numbers.isna()]
+                raise ValueError(
+                    f"biomarker: covariate '{covariate.name}' is numeric but sample "
+                    f"{bad.index[0]} has {bad.iloc[0]!r}; give a number"
+                )
+            columns.append(numbers.to_numpy(dtype=float))
+    return np.array(columns, dtype=float).T.reshape(len(samples), len(columns))
+
+
+def model_spec(cohort: Cohort, settings: BiomarkerSettings, use_mirnas: bool = True) -> ModelSpec:
+    n = len(cohort.features)
+    kinds = [bool(c.levels) for c in cohort.covariates]
+    return ModelSpec(
+        model=settings.model,
+        max_features=settings.max_features,
+        inner_folds=settings.inner_folds,
+        n_counts=n,
+        categorical=tuple(n + i for i, k in enumerate(kinds) if k),
+        numeric=tuple(n + i for i, k in enumerate(kinds) if not k),
+        use_mirnas=use_mirnas,
+    )
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """An independent 32-bit seed for the task ``keys`` of a run seeded with ``seed``."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+def mirna_weights(search: InnerSearch, n_counts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Count-column indices with a non-zero weight in a fitted search, and those weights.
+
+    Logistic models give their coefficients (log-odds per standard deviation
+    of log2 normalised counts), random forests their impurity importances.
+    """
+    mirnas = _mirna_steps(search)
+    if mirnas is None:
+        return np.array([], dtype=int), np.array([])
+    kept = mirnas["prefilter"].get_support(indices=True)
+    chosen = kept[mirnas["preselect"].get_support(indices=True)]
+    model = search.classifier_
+    weights = model.coef_[0] if hasattr(model, "coef_") else model.feature_importances_
+    weights = np.asarray(weights[: len(chosen)], dtype=float)
+    nonzero = weights != 0
+    return chosen[nonzero], weights[nonzero]
+
+
+def _mirna_steps(search: InnerSearch):
+    features = search.features_
+    if hasattr(features, "named_steps"):
+        return features.named_steps
+    if "mirnas" in features.named_transformers_:
+        return features.named_transformers_["mirnas"].named_steps
+    return None
+
+
+def required_features(search: InnerSearch, features: Sequence[str]) -> list[str]:
+    """Count features a fitted search reads: normalisation reference ∪ weighted miRNAs."""
+    mirnas = _mirna_steps(search)
+    kept = mirnas["prefilter"].get_support(indices=True)
+    reference = kept[mirnas["normalise"].reference_]
+    weighted, _ = mirna_weights(search, len(features))
+    return [features[i] for i in sorted(set(reference) | set(weighted))]
+
+
+@dataclass(frozen=True)
+class CVRun:
+    """Out-of-fold case probabilities (repeats × samples) and, if kept, the fold weights."""
+
+    probabilities: np.ndarray
+    weights: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def nested_cv(
+    design: np.ndarray,
+    y: np.ndarray,
+    spec: ModelSpec,
+    settings: BiomarkerSettings,
+    seed: int,
+    keep_weights: bool,
+) -> CVRun:
+    """Repeated stratified outer CV of a fresh :class:`InnerSearch` per outer training fold."""
+    splitter = RepeatedStratifiedKFold(
+        n_splits=settings.outer_folds, n_repeats=settings.repeats, random_state=seed
+    )
+    probabilities = np.full((settings.repeats, len(y)), np.nan)
+    weights = []
+    # inputs are checked by prepare_cohort; skipping scikit-learn's per-call checks halves the time
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for index, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
+            repeat = index // settings.outer_folds
+            search = build_search(spec, derive_seed(seed, index))
+            search.fit(design[train], y[train])
+            probabilities[repeat, test] = search.predict_proba(design[test])[:, 1]
+            if keep_weights:
+                weights.append(mirna_weights(search, spec.n_counts))
+    return CVRun(probabilities, tuple(weights))
+
+
+def _permutation_auc(design, y, spec, settings, index) -> float:
+    rng = np.random.default_rng(derive_seed(settings.seed, _PERMUTED, index))
+    shuffled = rng.permutation(y)
+    seed = derive_seed(settings.seed, _PERMUTED, index, 1)
+    run = nested_cv(design, shuffled, spec, settings, seed, keep_weights=False)
+    return tables.mean_auc(shuffled, run.probabilities)
+
+
+def _fit_final(design: np.ndarray, y: np.ndarray, spec: ModelSpec, seed: int) -> InnerSearch:
+    return build_search(spec, seed).fit(design, y)
+
+
+@dataclass(frozen=True)
+class BiomarkerResult:
+    """Everything :func:`fit_biomarker` learnt; the tables are built from it on demand."""
+
+    cohort: Cohort
+    settings: BiomarkerSettings
+    observed: CVRun
+    permutation_aucs: np.ndarray
+    covariates_only: CVRun | None
+    final: InnerSearch
+
+    def performance(self) -> pd.DataFrame:
+        """``metric``/``value`` table (see the module docstring)."""
+        only = self.covariates_only
+        return tables.performance_table(
+            self.cohort.y,
+            self.observed.probabilities,
+            self.permutation_aucs,
+            None if only is None else only.probabilities,
+            derive_seed(self.settings.seed, _BOOTSTRAP),
+            [len(w[0]) for w in self.observed.weights],
+            self.settings.outer_folds,
+        )
+
+    def signature(self) -> pd.DataFrame:
+        """Features with a non-zero weight in any outer model (review columns not yet joined)."""
+        final_index, final_weights = mirna_weights(self.final, len(self.cohort.features))
+        return tables.signature_table(
+            self.observed.weights,
+            dict(zip(final_index.tolist(), final_weights.tolist())),
+            self.cohort.features,
+            log2_fold_changes(self.cohort),
+            linear=self.settings.model == "elastic_net",
+        )
+
+    def predictions(self) -> pd.DataFrame:
+        """Out-of-fold probability of the case level per sample."""
+        return tables.predictions_table(
+            self.cohort.samples, self.cohort.y, self.cohort.contrast, self.observed.probabilities
+        )
+
+    def roc(self) -> pd.DataFrame:
+        """Repeat-averaged ROC curve with its bootstrap band."""
+        seed = derive_seed(self.settings.seed, _BOOTSTRAP, 1)
+        return tables.roc_table(self.cohort.y, self.observed.probabilities, seed)
+
+    def permutations(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "permutation": np.arange(1, len(self.permutation_aucs) + 1),
+                "auc": self.permutation_aucs,
+            }
+        )
+
+
+def log2_fold_changes(cohort: Cohort) -> np.ndarray:
+    """Descriptive case − control difference of mean log2 normalised counts, all samples."""
+    counts = cohort.design[:, : len(cohort.features)]
+    detected = (counts > 0).any(axis=0)
+    values = np.full(counts.shape, np.nan)
+    values[:, detected] = MedianOfRatios().fit_transform(counts[:, detected])
+    case = cohort.y == 1
+    return values[case].mean(axis=0) - values[~case].mean(axis=0)
+
+
+def fit_biomarker(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    contrast: Sequence[str],
+    settings: BiomarkerSettings,
+    categorical: Sequence[str],
+    n_jobs: int,
+) -> BiomarkerResult:
+    """Nested CV, permutation test, covariates-only CV and final model of one contrast.
+
+    ``counts``: raw counts, features × samples; ``samples``: the sample table
+    (indexed by sample) of the samples kept after QC; ``contrast``:
+    ``(variable, case, control)``; ``categorical``: sheet columns that are
+    factors although numeric. Work is spread over ``n_jobs`` processes.
+    """
+    cohort = prepare_cohort(counts, samples, contrast, settings.covariates, categorical)
+    check_group_sizes(settings, cohort.n_case, cohort.n_control)
+    design, y, seed = cohort.design, cohort.y, settings.seed
+    spec = model_spec(cohort, settings)
+    tasks = [delayed(nested_cv)(design, y, spec, settings, derive_seed(seed, _OBSERVED), True)]
+    if cohort.covariates:
+        only = model_spec(cohort, settings, use_mirnas=False)
+        cov_seed = derive_seed(seed, _COVARIATES)
+        tasks.append(delayed(nested_cv)(design, y, only, settings, cov_seed, False))
+    tasks.append(delayed(_fit_final)(design, y, spec, derive_seed(seed, _FINAL)))
+    tasks += [
+        delayed(_permutation_auc)(design, y, spec, settings, b)
+        for b in range(settings.permutations)
+    ]
+    done = Parallel(n_jobs=n_jobs)(tasks)
+    n_fixed = 3 if cohort.covariates else 2
+    return BiomarkerResult(
+        cohort=cohort,
+        settings=settings,
+        observed=done[0],
+        permutation_aucs=np.array(done[n_fixed:], dtype=float),
+        covariates_only=done[1] if cohort.covariates else None,
+        final=done[n_fixed - 1],
+    )
