@@ -41,13 +41,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from .biomarker import (
-    BiomarkerResult,
-    Covariate,
-    covariate_matrix,
-    mirna_weights,
-    required_features,
-)
+from .biomarker import BiomarkerResult, mirna_weights, required_features
+from .biomarker_data import Covariate, covariate_matrix
 from .biomarker_tables import THRESHOLD
 
 __all__ = [

@@ -32,7 +32,7 @@ locked model normalises the next cohort exactly as it normalised its own.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +73,8 @@ L1_RATIO = 1.0
 #: Inverse regularisation strengths: from the smallest C that admits one feature, up 2 decades.
 C_GRID_SIZE = 8
 C_GRID_DECADES = 2.0
+#: The inner search stops a path once its best candidate is this many steps behind.
+PATIENCE = 2
 LOGISTIC_MAX_ITER = 5000
 FOREST_TREES = 300
 FOREST_MIN_LEAF = (1, 3, 5)
@@ -211,10 +213,10 @@ class InnerSearch(ClassifierMixin, BaseEstimator):
     warm-started when the classifier has ``warm_start``) and scored on the
     inner test part. The candidate with the smallest pooled, class-balanced
     log-loss wins (the first, i.e. most regularised, on ties); pipeline and
-    classifier are then refitted on all samples given to ``fit``. The result is
-    what scikit-learn's ``GridSearchCV`` over the same pipeline, folds and
-    scorer would choose, with the feature pipeline fitted once per inner fold
-    rather than once per candidate.
+    classifier are then refitted on all samples given to ``fit``. Each loss is
+    what scikit-learn's ``cross_val_predict`` of the same pipeline on the same
+    folds gives, with the feature pipeline fitted once per inner fold rather
+    than once per candidate, and the path stopped early once it over-fits.
     """
 
     def __init__(
@@ -245,21 +247,40 @@ class InnerSearch(ClassifierMixin, BaseEstimator):
         return self
 
     def _inner_losses(self, X, y) -> np.ndarray:
-        """Pooled class-balanced log-loss of each candidate over the inner folds."""
+        """Pooled class-balanced log-loss of each candidate over the inner folds.
+
+        Candidates are fitted in path order on every inner fold before the
+        next one; the path stops once the smallest loss is :data:`PATIENCE`
+        candidates behind (an over-fitting path does not come back), and the
+        candidates never reached get an infinite loss.
+        """
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        weights = balanced_weights(y)
-        losses = np.zeros(len(self.candidates_))
+        parts = []
         for train, test in folds.split(np.zeros(len(y)), y):
             features = clone(self.features)
-            train_x = features.fit_transform(X[train], y[train])
-            test_x = features.transform(X[test])
-            probabilities = path_probabilities(
-                self.classifier, self.candidates_, train_x, y[train], test_x
+            parts.append(
+                (
+                    features.fit_transform(X[train], y[train]),
+                    train,
+                    features.transform(X[test]),
+                    test,
+                )
             )
-            p = np.clip(probabilities, _EPS, 1 - _EPS)
-            log_lik = np.where(y[test] == 1, np.log(p), np.log(1 - p))
-            losses -= (log_lik * weights[test]).sum(axis=1)
-        return losses / weights.sum()
+        estimators = [clone(self.classifier) for _ in parts]
+        weights = balanced_weights(y)
+        losses = np.full(len(self.candidates_), np.inf)
+        for i, params in enumerate(self.candidates_):
+            total = 0.0
+            for estimator, (train_x, train, test_x, test) in zip(estimators, parts):
+                estimator.set_params(**params)
+                estimator.fit(train_x, y[train], sample_weight=balanced_weights(y[train]))
+                p = np.clip(estimator.predict_proba(test_x)[:, 1], _EPS, 1 - _EPS)
+                log_lik = np.where(y[test] == 1, np.log(p), np.log(1 - p))
+                total -= float((log_lik * weights[test]).sum())
+            losses[i] = total / weights.sum()
+            if i - int(np.argmin(losses[: i + 1])) >= PATIENCE:
+                break
+        return losses
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")
@@ -267,20 +288,6 @@ class InnerSearch(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-
-def path_probabilities(
-    classifier: BaseEstimator, candidates: Sequence[dict], train_x, train_y, test_x
-) -> np.ndarray:
-    """Case probabilities of ``test_x`` for each candidate (rows), fitted in path order."""
-    estimator = clone(classifier)
-    weights = balanced_weights(train_y)
-    out = np.empty((len(candidates), test_x.shape[0]))
-    for i, params in enumerate(candidates):
-        estimator.set_params(**params)
-        estimator.fit(train_x, train_y, sample_weight=weights)
-        out[i] = estimator.predict_proba(test_x)[:, 1]
-    return out
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ samples), so a workflow always gets its outputs and its report says why.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd  # noqa: E402
 
 from . import biomarker_plots  # noqa: E402
 from .biomarker import BiomarkerResult  # noqa: E402
-from .biomarker_apply import save_model  # noqa: E402
+from .biomarker_apply import metadata_path, save_model  # noqa: E402
 from .biomarker_tables import annotate_signature, write_table  # noqa: E402
 from .plots import save_figure  # noqa: E402
 
@@ -35,6 +36,7 @@ OUTPUTS = {
     "roc": "roc.tsv",
     "summary": "summary.txt",
     "model": "model.joblib",
+    "model_metadata": "model.json",
     "roc_plot": "roc.png",
     "calibration_plot": "calibration.png",
     "signature_plot": "signature.png",
@@ -60,7 +62,13 @@ def _paths(outputs: Mapping[str, str | Path]) -> dict[str, Path]:
     missing = [k for k in OUTPUTS if k not in outputs]
     if missing:
         raise ValueError(f"biomarker outputs: no path for {', '.join(missing)}")
-    return {k: Path(outputs[k]) for k in OUTPUTS}
+    paths = {k: Path(outputs[k]) for k in OUTPUTS}
+    if paths["model_metadata"] != metadata_path(paths["model"]):
+        raise ValueError(
+            f"biomarker outputs: model_metadata must be {metadata_path(paths['model'])}, "
+            "the JSON file beside the model"
+        )
+    return paths
 
 
 def write_outputs(
@@ -101,8 +109,8 @@ def write_outputs(
 def write_skipped(reason: str, outputs: Mapping[str, str | Path], contrast: Sequence[str]) -> None:
     """The output files of an analysis that did not run, each saying ``reason``.
 
-    No model file is written with content: ``model`` holds the reason as text
-    and has no JSON metadata, so apply mode cannot mistake it for a model.
+    ``model`` holds the reason as text and ``model_metadata`` says
+    ``"format": "not-run"``, so apply mode refuses them with a clear message.
     """
     paths = _paths(outputs)
     variable = contrast[0]
@@ -117,6 +125,8 @@ def write_skipped(reason: str, outputs: Mapping[str, str | Path], contrast: Sequ
         write_table(table, paths[key])
     paths["summary"].write_text(f"Biomarker analysis not run: {reason}.\n")
     paths["model"].write_text(f"no model: the biomarker analysis did not run ({reason})\n")
+    note = {"format": "not-run", "reason": reason}
+    paths["model_metadata"].write_text(json.dumps(note, indent=1, sort_keys=True) + "\n")
     for key in ("roc_plot", "calibration_plot", "signature_plot", "permutation_plot"):
         fig, ax = plt.subplots(figsize=(6.0, 2.5))
         ax.set_axis_off()
