@@ -305,6 +305,7 @@ class BiomarkerResult:
         return tables.roc_table(self.cohort.y, self.observed.probabilities, seed)
 
     def permutations(self) -> pd.DataFrame:
+        """AUC of each label-shuffled rerun of the nested CV."""
         return pd.DataFrame(
             {
                 "permutation": np.arange(1, len(self.permutation_aucs) + 1),

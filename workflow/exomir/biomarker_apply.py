@@ -123,6 +123,11 @@ def read_model_metadata(path: str | Path) -> dict[str, Any]:
             "with its .json file as written by exomir: copy both"
         )
     metadata = json.loads(meta.read_text())
+    if metadata.get("format") == "not-run":
+        raise ValueError(
+            f"biomarker.apply_model: {Path(path)} holds no model, the analysis that wrote it did "
+            f"not run ({metadata.get('reason')}); use a model from a run that fitted one"
+        )
     if metadata.get("format") != FORMAT:
         raise ValueError(
             f"biomarker.apply_model: {meta} is not an exomir biomarker model "
@@ -162,6 +167,7 @@ class Bundle:
 
     @property
     def covariates(self) -> tuple[Covariate, ...]:
+        """The model's covariates with the levels it was trained on."""
         return tuple(Covariate(c["name"], tuple(c["levels"])) for c in self.metadata["covariates"])
 
 

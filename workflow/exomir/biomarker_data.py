@@ -52,10 +52,12 @@ class Cohort:
 
     @property
     def n_case(self) -> int:
+        """Samples of the case level."""
         return int(self.y.sum())
 
     @property
     def n_control(self) -> int:
+        """Samples of the control level."""
         return int(len(self.y) - self.y.sum())
 
 

@@ -123,15 +123,16 @@ def calibration_plot(
     bins = calibration_bins(predictions, case, variable)
     fig, ax = plt.subplots(figsize=(5.2, 5.0))
     ax.plot([0, 1], [0, 1], color=NOT_SIGNIFICANT, ls="--", lw=1, label="perfect calibration")
-    ax.plot(bins["mean_probability"], bins["case_fraction"], "o-", color=CASE_COLOUR, label="bins")
-    for row in bins.itertuples():
-        ax.annotate(
-            f"n={row.n}",
-            (row.mean_probability, row.case_fraction),
-            fontsize=7,
-            xytext=(4, -10),
-            textcoords="offset points",
-        )
+    sizes = (
+        f"{bins['n'].min()}" if bins["n"].nunique() == 1 else f"{bins['n'].min()}-{bins['n'].max()}"
+    )
+    ax.plot(
+        bins["mean_probability"],
+        bins["case_fraction"],
+        "o-",
+        color=CASE_COLOUR,
+        label=f"quantile bins of {sizes} samples",
+    )
     is_case = predictions[variable].astype(str) == case
     ax.plot(
         predictions.loc[is_case, "probability"],
