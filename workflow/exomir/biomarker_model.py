@@ -76,8 +76,8 @@ C_GRID_DECADES = 2.0
 #: The inner search stops a path once its best candidate is this many steps behind.
 PATIENCE = 2
 LOGISTIC_MAX_ITER = 5000
-FOREST_TREES = 300
-FOREST_MIN_LEAF = (1, 3, 5)
+FOREST_TREES = 200
+FOREST_MIN_LEAF = (1, 5)
 _EPS = 1e-12
 
 
@@ -104,6 +104,10 @@ class CountPrefilter(SelectorMixin, BaseEstimator):
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
         return self.support_
+
+    def transform(self, X):
+        """The selected columns (dense arrays only; faster than the generic selector)."""
+        return np.asarray(X)[:, self._get_support_mask()]
 
 
 class MedianOfRatios(TransformerMixin, BaseEstimator):
@@ -182,6 +186,10 @@ class UnivariatePreselect(SelectorMixin, BaseEstimator):
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
         return self.support_
+
+    def transform(self, X):
+        """The selected columns (dense arrays only; faster than the generic selector)."""
+        return np.asarray(X)[:, self._get_support_mask()]
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
