@@ -271,13 +271,17 @@ def test_listed_mirna_is_annotated_with_the_review(features_table):
     assert annotated.loc[0, "review_drugs"] and annotated.loc[1, "review_drugs"] == ""
 
 
-def test_same_seed_gives_identical_tables_whatever_the_workers(planted, tmp_path):
-    counts, sheet, result = planted
-    again = biomarker.fit_biomarker(counts, sheet_of(sheet), CONTRAST, settings(), [], n_jobs=1)
+def test_same_seed_gives_identical_tables_whatever_the_workers(planted_design, tmp_path):
+    counts, sheet = draw_cohort(planted_design, 10, 10, seed=13, prefix="D")
+    fast = settings(permutations=3, covariates=["cancer"])
+    runs = [
+        biomarker.fit_biomarker(counts, sheet_of(sheet), CONTRAST, fast, [], n_jobs=jobs)
+        for jobs in (1, 2)
+    ]
     for name in ("performance", "signature", "predictions", "roc", "permutations"):
         first, second = tmp_path / f"{name}1.tsv", tmp_path / f"{name}2.tsv"
-        tables.write_table(getattr(result, name)(), first)
-        tables.write_table(getattr(again, name)(), second)
+        tables.write_table(getattr(runs[0], name)(), first)
+        tables.write_table(getattr(runs[1], name)(), second)
         assert first.read_bytes() == second.read_bytes(), name
 
 
