@@ -5,7 +5,6 @@ samples only."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -476,16 +475,20 @@ def test_skipped_analysis_still_writes_every_output(tmp_path):
         biomarker_apply.read_model_features(outputs["model"])
 
 
-def test_simulator_is_deterministic_and_uses_mirbase_names(planted_design):
+def test_simulator_is_deterministic_and_plants_what_it_says(planted_design):
     first, sheet = draw_cohort(planted_design, 3, 2, seed=5, prefix="X")
     second, _ = draw_cohort(planted_design, 3, 2, seed=5, prefix="X")
     pd.testing.assert_frame_equal(first, second)
     assert len(first) == 2656 and first.index[0].startswith("hsa-")
     assert list(sheet["condition"]) == [CASE] * 3 + [CONTROL] * 2
-    assert len(planted_design.planted) == 20
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert (first.to_numpy() >= 0).all()
+    counts, _ = draw_cohort(planted_design, 150, 150, seed=6, prefix="X")
+    planted = planted_design.planted
+    assert len(planted) == 20
+    case, control = counts.iloc[:, :150], counts.iloc[:, 150:]
+    depth = np.log2(case.sum().mean() / control.sum().mean())
+    for feature, lfc in planted.items():
+        observed = np.log2(case.loc[feature].mean() / control.loc[feature].mean()) - depth
+        assert observed == pytest.approx(lfc, abs=0.25), feature
 
 
 def test_inner_search_is_a_scikit_learn_classifier():

@@ -20,7 +20,8 @@ Evaluation
   repeat-averaged AUC, on the out-of-fold predictions. It reflects which
   patients happened to be sampled; it does not include the variability of
   refitting on another training set, so it is, if anything, narrow (Bates,
-  Hastie & Tibshirani 2023). Read it with ``permutation_pvalue``.
+  Hastie & Tibshirani, "Cross-validation: what does it estimate and how well
+  does it do it?"). Read it with ``permutation_pvalue``.
 * ``permutation_pvalue``: the whole nested CV (all repeats, inner searches,
   preselection) rerun on ``permutations`` random shuffles of the labels;
   p = (1 + #{permuted AUC ≥ observed AUC}) / (B + 1), exact under the null
@@ -234,7 +235,7 @@ def nested_cv(
     )
     probabilities = np.full((settings.repeats, len(y)), np.nan)
     weights = []
-    # inputs are checked by prepare_cohort; skipping scikit-learn's per-call checks halves the time
+    # inputs are checked once by prepare_cohort; scikit-learn's per-call checks cost much time here
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         for index, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
             repeat = index // settings.outer_folds
