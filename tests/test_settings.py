@@ -295,6 +295,26 @@ CONFIG_PROBLEMS = {
         dict(qc={"hemolysis_mirnas": ["miR-451", "miR-23a-3p"]}),
         r"qc.hemolysis_mirnas: 'miR-451' is not a mature miRNA.*did you mean 'miR-451a'",
     ),
+    "biomarker_covariate_not_a_column": (
+        dict(biomarker={"covariates": ["cancer"]}),
+        r"biomarker.covariates lists cancer, not column",
+    ),
+    "biomarker_model_file_missing": (
+        dict(biomarker={"apply_model": "nowhere/model.joblib"}),
+        r"biomarker.apply_model: .*model.joblib or its model.json does not exist",
+    ),
+    "trna_for_another_species": (
+        dict(reference={"species": "mmu"}),
+        r"composition.trna_table: the bundled tRNAs are human, the reference is 'mmu'",
+    ),
+    "composition_reference_missing": (
+        dict(composition={"references": [{"name": "yrna", "fasta": "no/yrna.fa"}]}),
+        r"composition.references\[0\] \(yrna\): FASTA .*no/yrna.fa does not exist",
+    ),
+    "composition_reference_named_like_a_fate": (
+        dict(composition={"references": [{"name": "mirna", "fasta": "x.fa"}]}),
+        r"composition.references\[0\].name 'mirna' is already a composition column",
+    ),
 }
 
 

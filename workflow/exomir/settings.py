@@ -24,6 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import design, reference, schema
+from .biomarker_settings import (
+    BiomarkerSettings,
+    check_features,
+    metadata_path,
+    read_model_features,
+)
 from .composition import Reference, references_from_config
 from .count import check_multimappers
 from .design import Contrast, is_continuous, listing
@@ -56,6 +62,7 @@ class Run:
     qc: QCSettings
     trna_table: str  # "" when there is no tRNA stage
     references: tuple[Reference, ...]  # composition.references, FASTA paths resolved
+    apply_model: str  # a saved biomarker model to score this run's samples with; "" if none
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -65,6 +72,11 @@ class Run:
     @property
     def from_counts(self) -> bool:
         return bool(self.count_matrix)
+
+    @property
+    def fits_biomarker(self) -> bool:
+        """Whether the run fits a biomarker panel (decided after QC when enabled is auto)."""
+        return not self.apply_model and self.config["biomarker"]["enabled"] is not False
 
     @property
     def spike_ins(self) -> list[str]:
@@ -77,6 +89,18 @@ class Run:
     @property
     def continuous(self) -> list[str]:
         return [c for c in self.design_table if is_continuous(self.design_table[c])]
+
+    def final_rules(self) -> list[str]:
+        """The rules whose outputs are the run's results (besides per-contrast figures)."""
+        final = ["record_provenance"] + (["apply_biomarker"] if self.apply_model else [])
+        if not self.from_counts:
+            final += ["merge_counts", "summarise_qc", "summarise_composition"]
+            final += ["measure_complexity", "build_multiqc_report", "annotate_isomirs"]
+            final += ["count_spikeins"] if self.spike_ins else []
+        if self.apply_model:
+            return final
+        final += ["annotate_resistance", "plot_sample_qc", "plot_pca", "plot_heatmap"]
+        return final + ["plot_review_boxplots"] + (["fit_biomarker"] if self.fits_biomarker else [])
 
     def checksummed_files(self) -> dict[str, str]:
         """Input files whose sha256 the provenance table records."""
@@ -146,15 +170,19 @@ def _load(config: dict, root: Path, workdir: Path, paths: dict[str, str]) -> Run
     sheet = read_sample_sheet(paths["samples"], require_fastq=not from_counts)
     contrasts = _contrasts(config)
     table, notes = _design_table(sheet, contrasts, config["categorical"])
-    for contrast in contrasts:
-        design.check_contrast(contrast, table)
-    _check_levels(contrasts[0], table, paths["samples"])
+    apply_model = _biomarker(config, root, workdir, sheet)
+    if not apply_model:  # a run that scores new samples fits no contrast
+        for contrast in contrasts:
+            design.check_contrast(contrast, table)
+        _check_levels(contrasts[0], table, paths["samples"])
     features = _reference_features(config, paths, root)
     if from_counts:
         rows, more = _check_count_matrix(config, paths, sheet, features)
     else:
         rows, more = _known_names(features), _check_fastq(config, sheet)
     _check_control_features(config["de"]["control_features"], rows)
+    if apply_model:
+        check_features(read_model_features(apply_model), rows, _feature_source(paths))
     notes += more
     qc = QCSettings.from_config(config["qc"])
     _check_hemolysis_mirnas(qc.hemolysis_mirnas, features)
@@ -174,6 +202,7 @@ def _load(config: dict, root: Path, workdir: Path, paths: dict[str, str]) -> Run
         qc=qc,
         trna_table=_trna_table(config, root, workdir),
         references=_composition_references(config, root, workdir),
+        apply_model=apply_model,
         notes=notes,
     )
 
@@ -274,6 +303,28 @@ def _composition_references(config: Mapping, root: Path, workdir: Path) -> tuple
             )
         resolved.append(entry._replace(fasta=path))
     return tuple(resolved)
+
+
+def _biomarker(config: Mapping, root: Path, workdir: Path, sheet: pd.DataFrame) -> str:
+    """The biomarker settings checked; the saved model to apply ("" when fitting)."""
+    settings = BiomarkerSettings.from_config(config["biomarker"])
+    absent = [c for c in settings.covariates if c not in sheet.columns]
+    if absent:
+        raise SettingsError(
+            f"config key biomarker.covariates lists {listing(absent)}, not column(s) of the "
+            f"sample sheet (columns: {listing(sheet.columns, 50)})"
+        )
+    model = resolve_path(settings.apply_model, root, workdir)
+    if model and not (Path(model).is_file() and metadata_path(model).is_file()):
+        raise SettingsError(
+            f"config key biomarker.apply_model: {model} or its {metadata_path(model).name} does "
+            "not exist; give the model.joblib of an earlier run, with model.json beside it"
+        )
+    return model
+
+
+def _feature_source(paths: Mapping[str, str]) -> str:
+    return f"count matrix {paths['counts']}" if paths["counts"] else "the configured reference"
 
 
 def _check_counts_path(given: str, path: str, workdir: Path) -> None:

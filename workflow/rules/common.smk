@@ -55,18 +55,11 @@ def qc_table(wildcards):
 
 def final_outputs():
     """Every table, figure and report of the run (rule all)."""
-    final = ["annotate_resistance", "plot_sample_qc", "plot_pca", "plot_heatmap"]
-    final += ["plot_review_boxplots", "record_provenance"]
-    if not RUN.from_counts:
-        final += [
-            "merge_counts",
-            "summarise_qc",
-            "summarise_composition",
-            "measure_complexity",
-        ]
-        final += ["build_multiqc_report", "annotate_isomirs"]
-        final += ["count_spikeins"] if RUN.spike_ins else []
-    outputs = [path for name in final for path in getattr(rules, name).output]
+    outputs = [
+        path for name in RUN.final_rules() for path in getattr(rules, name).output
+    ]
+    if RUN.apply_model:  # a run that scores new samples compares no groups
+        return outputs
     figures = ["volcano", "ma"] + (
         ["volcano/trna"] if "trna" in config["de"]["features"] else []
     )

@@ -1,0 +1,35 @@
+import pandas as pd
+
+from exomir import biomarker, biomarker_report, qc
+from exomir.annotate import read_resistance_list
+from exomir.de import read_count_matrix
+from exomir.wrapper import run
+
+
+def main(smk, log):
+    settings = biomarker.BiomarkerSettings.from_config(smk.params.settings)
+    contrast = smk.params.contrast
+    samples, _ = qc.exclude_failed_samples(
+        smk.params.sample_table, smk.input.get("qc_table"), smk.params.exclude_failed, [contrast]
+    )
+    groups = samples[contrast.variable].astype(str)
+    n_case, n_control = (
+        int((groups == contrast.case).sum()),
+        int((groups == contrast.control).sum()),
+    )
+    enabled, reason = biomarker.decide_enabled(settings, n_case, n_control)
+    log.write(f"biomarker: {reason}\n")
+    if not enabled:
+        biomarker_report.write_skipped(reason, smk.output, contrast)
+        return
+    counts = read_count_matrix(smk.input.counts)
+    counts.index = smk.params.counts_name_prefix + counts.index
+    result = biomarker.fit_biomarker(
+        counts, samples, contrast, settings, smk.params.categorical, smk.threads
+    )
+    features = pd.read_csv(smk.input.features, sep="\t", dtype=str)
+    findings = read_resistance_list(smk.input.resistance_list)
+    log.write(biomarker_report.write_outputs(result, smk.output, features, findings) + "\n")
+
+
+run(main, snakemake)
