@@ -15,12 +15,22 @@ What is drawn, all from one seeded ``numpy`` generator:
 
 Truth tables give the molecules per count feature per sample and the planted
 effects, so the workflow's output can be checked against them.
+
+Optionally (``hemolysis``, CLI ``--hemolysis``) a hemolysis-confounded cohort:
+the red-cell miRNAs of ``resources/blood_cell_mirnas.tsv`` that are in the
+profile are scaled per sample by a factor drawn uniformly from its group's
+range (:data:`HEMOLYSIS_FACTORS`); they get no planted change, and the factors
+are written to ``truth_hemolysis.tsv``; miR-23a-3p, the index's reference, is
+not planted either. Without the option nothing changes:
+same random draws, same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +72,11 @@ PLANTED_REVIEW = {
     "hsa-miR-200c-3p": -1.5,
     "hsa-miR-146a-5p": -1.5,
 }
+#: Per-group range of the red-cell scaling factor of a hemolysis-confounded cohort.
+HEMOLYSIS_FACTORS = {"resistant": (1.2, 5.4), "sensitive": (0.7, 2.7)}
+#: Reference miRNA of the hemolysis index (``qc.hemolysis_mirnas`` default), never planted.
+HEMOLYSIS_REFERENCE = "hsa-miR-23a-3p"
+BLOOD_CELL_LIST = Path(__file__).resolve().parents[2] / "resources" / "blood_cell_mirnas.tsv"
 
 
 def _plasma_profile(rng, features: list[str], n_expressed: int) -> dict[str, float]:
@@ -115,6 +130,8 @@ def simulate(
     dimer_fraction: float = 0.10,
     other_fraction: float = 0.12,
     seed: int = 20261122,
+    hemolysis: Mapping[str, tuple[float, float]] | None = None,
+    blood_cell_list: str | Path = BLOOD_CELL_LIST,
 ) -> None:
     rng = np.random.default_rng(seed)
     outdir = Path(outdir)
@@ -132,7 +149,8 @@ def simulate(
     mirna_reads = reads_per_sample * (1 - dimer_fraction - other_fraction)
     base_mean = {f: p * mirna_reads for f, p in profile.items()}
     lfc = dict(PLANTED_REVIEW)
-    candidates = sorted(f for f, m in base_mean.items() if m >= 150 and f not in lfc)
+    red, fixed = _hemolysis_features(blood_cell_list, base_mean) if hemolysis else (set(), set())
+    candidates = sorted(f for f, m in base_mean.items() if m >= 150 and f not in lfc.keys() | fixed)
     for i in rng.choice(len(candidates), size=n_planted_extra, replace=False):
         magnitude = float(rng.uniform(1.2, 2.0))
         lfc[candidates[i]] = magnitude if len(lfc) % 2 == 0 else -magnitude
@@ -141,6 +159,7 @@ def simulate(
         (f"S{i + 1:02d}", "sensitive") for i in range(n_per_group)
     ]
     expressed = sorted(base_mean)
+    factors = _hemolysis_factors(rng, samples, hemolysis, red, outdir) if hemolysis else {}
     truth = {}
     sheet = ["sample\tcondition\tbatch\tfastq"]
     for index, (sample, condition) in enumerate(samples):
@@ -148,6 +167,7 @@ def simulate(
         molecules = {}
         for f in expressed:
             mu = base_mean[f] * size * (2 ** lfc.get(f, 0.0) if condition == "resistant" else 1.0)
+            mu *= factors[sample] if f in red else 1.0
             # negative binomial as a gamma-Poisson mixture
             molecules[f] = int(rng.poisson(rng.gamma(1 / dispersion, mu * dispersion)))
         truth[sample] = molecules
@@ -179,6 +199,35 @@ def simulate(
             out.write(f"{f}\t{base_mean[f]:.3f}\t{lfc.get(f, 0.0):.4f}\n")
 
 
+def _hemolysis_features(blood_cell_list: str | Path, expressed) -> tuple[set[str], set[str]]:
+    """Expressed red-cell features of the blood-cell list, and the features left unplanted.
+
+    Neither the red-cell miRNAs nor the reference miRNA of the hemolysis index
+    (:data:`HEMOLYSIS_REFERENCE`, which the index assumes stable) get a planted change.
+    """
+    with open(blood_cell_list, newline="") as handle:
+        rows = csv.DictReader(handle, delimiter="\t")
+        names = {row["mirna"] for row in rows if row["cell_type"] == "red_cell"}
+    red = {f for f in expressed if set(f.split("/")) & names}
+    return red, red | {HEMOLYSIS_REFERENCE}
+
+
+def _hemolysis_factors(
+    rng, samples: list[tuple[str, str]], ranges: Mapping, red: set[str], outdir: Path
+) -> dict[str, float]:
+    """A red-cell scaling factor per sample from its group's range; written to the truth."""
+    missing = sorted({c for _, c in samples} - set(ranges))
+    if missing:
+        raise ValueError(f"hemolysis factor range missing for group(s) {', '.join(missing)}")
+    factors = {s: float(rng.uniform(*ranges[c])) for s, c in samples}
+    with open(outdir / "truth_hemolysis.tsv", "w") as out:
+        out.write("sample\tcondition\themolysis_factor\tscaled_features\n")
+        for sample, condition in samples:
+            scaled = ";".join(sorted(red))
+            out.write(f"{sample}\t{condition}\t{factors[sample]:.4f}\t{scaled}\n")
+    return factors
+
+
 def _write_fastq(path: Path, sample: str, inserts: list[str]) -> None:
     """FASTQ with fixed gzip header fields, so files are byte-identical between runs."""
     with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
@@ -198,6 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-group", type=int, default=6)
     parser.add_argument("--reads", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument(
+        "--hemolysis",
+        action="store_true",
+        help="hemolysis-confounded cohort: red-cell miRNAs scaled per sample, resistant "
+        "x1.2-5.4, sensitive x0.7-2.7 (no planted change in them)",
+    )
     args = parser.parse_args(argv)
     simulate(
         args.mature,
@@ -206,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         n_per_group=args.per_group,
         reads_per_sample=args.reads,
         seed=args.seed,
+        hemolysis=HEMOLYSIS_FACTORS if args.hemolysis else None,
     )
     print(f"example written to {args.outdir}")
 
