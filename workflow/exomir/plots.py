@@ -43,6 +43,7 @@ __all__ = [
     "heatmap",
     "significant_review_features",
     "review_boxplots",
+    "hemolysis_by_group",
 ]
 
 DPI = 120
@@ -55,6 +56,7 @@ OTHER_COLOURS = ("#27ae60", "#8e44ad", "#d68910", "#16a085", "#7f8c8d")
 NOT_SIGNIFICANT = "#b3b3b3"
 SIGNIFICANT = "#555555"
 REVIEW = "#e67e22"
+CAUTION = "#b03a2e"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 QC_FAIL = "#c0392b"
 QC_WARN = "#e67e22"
@@ -419,11 +421,14 @@ def volcano(
     alpha: float = 0.05,
     title: str = "",
     max_labels: int = 25,
+    caution: Iterable[str] = (),
 ) -> list[str]:
     """log2 fold change vs -log10 p-value; review-list miRNAs highlighted and labelled.
 
     Grey: not significant; dark grey: ``padj < alpha``; orange ring: on the
     review list (labelled, most significant first, at most ``max_labels``).
+    ``caution``: features with ``blood_cell_caution`` (red cross, labelled too);
+    without it the figure is the one drawn before the hemolysis guard existed.
     Returns the labelled features.
     """
     de = de[pd.to_numeric(de["pvalue"], errors="coerce").notna()].copy()
@@ -447,6 +452,18 @@ def volcano(
         linewidths=1.3,
         label="review list",
     )
+    cautioned = de["feature"].isin(set(caution)).to_numpy()
+    if cautioned.any():
+        ax.scatter(
+            lfc[cautioned],
+            y[cautioned],
+            s=46,
+            marker="x",
+            c=CAUTION,
+            linewidths=1.4,
+            label="blood-cell caution",
+        )
+        highlight = set(highlight) | set(de["feature"][cautioned])
     labels = labelled_features(de, highlight, max_labels)
     keep = de["feature"].isin(labels).to_numpy()
     half = max(float(np.nanmax(np.abs(lfc[np.isfinite(lfc)]), initial=0.5)), 0.5) * 1.35
@@ -801,3 +818,67 @@ def review_boxplots(
     fig.tight_layout()
     save_figure(fig, path)
     return features
+
+
+# --------------------------------------------------------------------------
+# Hemolysis index by group
+# --------------------------------------------------------------------------
+
+
+def hemolysis_by_group(
+    index: pd.Series,
+    samples: pd.DataFrame,
+    path: str | Path,
+    condition: str = "condition",
+    case: str = "",
+    control: str = "",
+    subtitle: str = "",
+    threshold: float | None = None,
+) -> list[str]:
+    """Hemolysis index per sample by group: boxes with the samples as jittered points.
+
+    ``index`` is indexed by sample (NaN: not computed; those samples are counted
+    in the title, not drawn); ``subtitle`` carries the group test's result;
+    ``threshold`` draws ``qc.hemolysis_threshold``. Returns the groups drawn.
+    """
+    groups = samples[condition].astype(str).reindex(index.index.astype(str))
+    values = pd.to_numeric(index, errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(values) & groups.notna().to_numpy()
+    title = "Hemolysis index by group"
+    if not known.any():
+        _empty_figure(path, title, "No sample has a hemolysis index.")
+        return []
+    levels = _ordered_levels(groups[known], case, control)
+    colours = condition_colours(levels, case, control)
+    data = [values[known & (groups == lvl).to_numpy()] for lvl in levels]
+    fig, ax = plt.subplots(figsize=(max(3.6, 1.3 * len(levels) + 1.8), 4.2))
+    box = ax.boxplot(data, widths=0.55, patch_artist=True, showfliers=False)
+    for patch, lvl in zip(box["boxes"], levels):
+        patch.set_facecolor(colours[lvl])
+        patch.set_alpha(0.35)
+    for median in box["medians"]:
+        median.set_color("black")
+    rng = np.random.default_rng(SEED)
+    for i, (lvl, points) in enumerate(zip(levels, data), start=1):
+        jitter = rng.uniform(-0.12, 0.12, size=len(points))
+        ax.scatter(
+            np.full(len(points), i) + jitter,
+            points,
+            s=16,
+            c=colours[lvl],
+            edgecolors="black",
+            linewidths=0.3,
+            zorder=3,
+        )
+    if threshold is not None:
+        ax.axhline(threshold, color=QC_FAIL, lw=0.8, ls="--")
+    ax.set_xticks(range(1, len(levels) + 1))
+    ax.set_xticklabels([f"{lvl}\n(n={len(d)})" for lvl, d in zip(levels, data)], fontsize=8)
+    ax.set_ylabel("hemolysis index\nlog2 (miR-451a + 1) / (miR-23a-3p + 1)", fontsize=8)
+    missing = int((~np.isfinite(values)).sum())
+    note = f"; {missing} sample(s) without an index" if missing else ""
+    ax.set_title(f"{title}\n{subtitle}{note}".strip(), fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return levels
