@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     for per_group in args.per_group:
         for seed in args.seeds:
             frame = pd.DataFrame(evaluate(per_group, seed, features, blood))
-            frame.to_csv(sys.stdout, sep="\t", index=False, header=header)
+            sys.stdout.write(frame.to_csv(sep="\t", index=False, header=header))
             sys.stdout.flush()
             header = False
 
