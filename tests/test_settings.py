@@ -307,6 +307,25 @@ CONFIG_PROBLEMS = {
         dict(reference={"species": "mmu"}),
         r"composition.trna_table: the bundled tRNAs are human, the reference is 'mmu'",
     ),
+    "blood_cell_list_missing": (
+        dict(hemolysis={"blood_cell_list": "nowhere.tsv"}),
+        r"hemolysis.blood_cell_list: .*nowhere.tsv does not exist",
+    ),
+    "contrast_named_like_a_hemolysis_table": (
+        dict(
+            de={
+                "extra_contrasts": [
+                    {
+                        "name": "x.hemolysis_adjusted",
+                        "variable": "condition",
+                        "case": "resistant",
+                        "control": "sensitive",
+                    }
+                ]
+            }
+        ),
+        r"the name 'x.hemolysis_adjusted' is used twice or clashes",
+    ),
     "composition_reference_missing": (
         dict(composition={"references": [{"name": "yrna", "fasta": "no/yrna.fa"}]}),
         r"composition.references\[0\] \(yrna\): FASTA .*no/yrna.fa does not exist",

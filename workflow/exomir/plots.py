@@ -46,6 +46,7 @@ __all__ = [
     "heatmap",
     "significant_review_features",
     "review_boxplots",
+    "hemolysis_by_group",
 ]
 
 DPI = 120
@@ -58,6 +59,7 @@ OTHER_COLOURS = ("#27ae60", "#8e44ad", "#d68910", "#16a085", "#7f8c8d")
 NOT_SIGNIFICANT = "#b3b3b3"
 SIGNIFICANT = "#555555"
 REVIEW = "#e67e22"
+CAUTION = "#b03a2e"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 QC_FAIL = "#c0392b"
 QC_WARN = "#e67e22"
@@ -479,11 +481,14 @@ def volcano(
     alpha: float = 0.05,
     title: str = "",
     max_labels: int = 25,
+    caution: Iterable[str] = (),
 ) -> list[str]:
     """log2 fold change vs -log10 p-value; review-list miRNAs highlighted and labelled.
 
     Grey: not significant; dark grey: ``padj < alpha``; orange ring: on the
     review list (labelled, most significant first, at most ``max_labels``).
+    ``caution``: features with ``blood_cell_caution`` (red cross, labelled too);
+    without it the figure is the one drawn before the hemolysis guard existed.
     Returns the labelled features.
     """
     de = de[pd.to_numeric(de["pvalue"], errors="coerce").notna()].copy()
@@ -499,6 +504,18 @@ def volcano(
     ax.scatter(lfc[~sig], y[~sig], s=9, c=NOT_SIGNIFICANT, linewidths=0, label="not significant")
     ax.scatter(lfc[sig], y[sig], s=11, c=SIGNIFICANT, linewidths=0, label=f"padj < {alpha:g}")
     _ring_review(ax, lfc[review], y[review])
+    cautioned = de["feature"].isin(set(caution)).to_numpy()
+    if cautioned.any():
+        ax.scatter(
+            lfc[cautioned],
+            y[cautioned],
+            s=46,
+            marker="x",
+            c=CAUTION,
+            linewidths=1.4,
+            label="blood-cell caution",
+        )
+        highlight = set(highlight) | set(de["feature"][cautioned])
     labels = labelled_features(de, highlight, max_labels)
     keep = de["feature"].isin(labels).to_numpy()
     half = max(float(np.nanmax(np.abs(lfc[np.isfinite(lfc)]), initial=0.5)), 0.5) * 1.35
@@ -763,6 +780,29 @@ def significant_review_features(hits: pd.DataFrame, alpha: float = 0.05) -> list
     return list(dict.fromkeys(chosen["feature"]))
 
 
+def _box_strip(ax, data: list, layout: SampleLayout, point_size: int, rng=None) -> None:
+    """Boxes per group (no fliers) with the samples as points, jittered with a fixed seed."""
+    rng = rng if rng is not None else np.random.default_rng(SEED)
+    box = ax.boxplot(data, widths=0.55, patch_artist=True, showfliers=False)
+    for patch, lvl in zip(box["boxes"], layout.levels):
+        patch.set_facecolor(layout.colours[lvl])
+        patch.set_alpha(0.35)
+    for median in box["medians"]:
+        median.set_color("black")
+    for i, (lvl, points) in enumerate(zip(layout.levels, data), start=1):
+        jitter = rng.uniform(-0.12, 0.12, size=len(points))
+        ax.scatter(
+            np.full(len(points), i) + jitter,
+            points,
+            s=point_size,
+            c=layout.colours[lvl],
+            edgecolors="black",
+            linewidths=0.3,
+            zorder=3,
+        )
+    ax.set_xticks(range(1, len(layout.levels) + 1))
+
+
 def review_boxplots(
     de: pd.DataFrame,
     hits: pd.DataFrame,
@@ -789,7 +829,7 @@ def review_boxplots(
         return []
     norm_columns = [c for c in de.columns if c.startswith("norm_")]
     layout = SampleLayout.of([c[len("norm_") :] for c in norm_columns], samples, contrast)
-    groups, levels, colours = layout.groups, layout.levels, layout.colours
+    groups, levels = layout.groups, layout.levels
     table = de.set_index("feature")
     padj = table["padj"]
 
@@ -802,24 +842,7 @@ def review_boxplots(
     for ax, feature in zip(axes.flat, features):
         values = np.log2(table.loc[feature, norm_columns].to_numpy(dtype=float) + 1)
         data = [values[(groups == lvl).to_numpy()] for lvl in levels]
-        box = ax.boxplot(data, widths=0.55, patch_artist=True, showfliers=False)
-        for patch, lvl in zip(box["boxes"], levels):
-            patch.set_facecolor(colours[lvl])
-            patch.set_alpha(0.35)
-        for median in box["medians"]:
-            median.set_color("black")
-        for i, (lvl, points) in enumerate(zip(levels, data)):
-            jitter = rng.uniform(-0.12, 0.12, size=len(points))
-            ax.scatter(
-                np.full(len(points), i + 1) + jitter,
-                points,
-                s=12,
-                c=colours[lvl],
-                edgecolors="black",
-                linewidths=0.3,
-                zorder=3,
-            )
-        ax.set_xticks(range(1, len(levels) + 1))
+        _box_strip(ax, data, layout, point_size=12, rng=rng)
         ax.set_xticklabels(levels, fontsize=8)
         ax.set_title(f"{_short(feature)}\npadj {float(padj[feature]):.2g}", fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
@@ -831,3 +854,45 @@ def review_boxplots(
     fig.tight_layout()
     save_figure(fig, path)
     return features
+
+
+# --------------------------------------------------------------------------
+# Hemolysis index by group
+# --------------------------------------------------------------------------
+
+
+def hemolysis_by_group(
+    index: pd.Series,
+    samples: pd.DataFrame,
+    path: str | Path,
+    contrast: Contrast,
+    subtitle: str,
+    threshold: float | None,
+) -> list[str]:
+    """Hemolysis index per sample by group: boxes with the samples as jittered points.
+
+    ``index`` is indexed by sample (NaN: not computed; those samples are counted
+    in the title, not drawn); ``subtitle`` carries the group test's result;
+    ``threshold`` draws ``qc.hemolysis_threshold``. Returns the groups drawn.
+    """
+    values = pd.to_numeric(index, errors="coerce")
+    known = values[np.isfinite(values.to_numpy(dtype=float))]
+    layout = SampleLayout.of(known.index, samples, contrast)
+    title = "Hemolysis index by group"
+    if known.empty or not layout.levels:
+        _empty_figure(path, title, "No sample has a hemolysis index.")
+        return []
+    data = [known.to_numpy(float)[(layout.groups == lvl).to_numpy()] for lvl in layout.levels]
+    fig, ax = plt.subplots(figsize=(max(3.6, 1.3 * len(layout.levels) + 1.8), 4.2))
+    _box_strip(ax, data, layout, point_size=16)
+    if threshold is not None:
+        ax.axhline(threshold, color=QC_FAIL, lw=0.8, ls="--")
+    ax.set_xticklabels([f"{lvl}\n(n={len(d)})" for lvl, d in zip(layout.levels, data)], fontsize=8)
+    ax.set_ylabel("hemolysis index\nlog2 (miR-451a + 1) / (miR-23a-3p + 1)", fontsize=8)
+    missing = len(values) - len(known)
+    note = f"; {missing} sample(s) without an index" if missing else ""
+    ax.set_title(f"{title}\n{subtitle}{note}".strip(), fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return layout.levels

@@ -29,6 +29,7 @@ FILES = {
     "mature_fasta": "mature miRNA FASTA",
     "hairpin_fasta": "hairpin FASTA",
     "resistance_list": "resistance-miRNA list",
+    "blood_cell_list": "blood-cell miRNA list",
     "samples": "sample sheet",
     "counts": "count matrix",
 }

@@ -37,8 +37,9 @@ from .protocols import OVERRIDE_KEYS, Protocol, resolve_protocol, sample_protoco
 from .qc import QCSettings, find_feature
 from .samplesheet import read_sample_sheet, shared_fastq
 
-#: Tables of results/de/ that a contrast must not be named after.
+#: Tables of results/de/ that a contrast must not be named after, or end with.
 RESERVED_CONTRAST_NAMES = ("vst", "size_factors", "excluded_samples")
+RESERVED_CONTRAST_SUFFIXES = (".blood_cell_caution", ".hemolysis_adjusted", ".hemolysis_changes")
 
 
 class SettingsError(ValueError):
@@ -63,6 +64,7 @@ class Run:
     trna_table: str  # "" when there is no tRNA stage
     references: tuple[Reference, ...]  # composition.references, FASTA paths resolved
     apply_model: str  # a saved biomarker model to score this run's samples with; "" if none
+    blood_cell_list: str
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -106,6 +108,7 @@ class Run:
         """Input files whose sha256 the provenance table records."""
         files = {f"{key}_fasta": path for key, path in self.reference.items()}
         files |= {"resistance_list": self.resistance_list, "samples": self.sheet_path}
+        files |= {"blood_cell_list": self.blood_cell_list}
         return files | ({"counts": self.count_matrix} if self.from_counts else {})
 
     def fastq(self, sample: str) -> str:
@@ -203,6 +206,7 @@ def _load(config: dict, root: Path, workdir: Path, paths: dict[str, str]) -> Run
         trna_table=_trna_table(config, root, workdir),
         references=_composition_references(config, root, workdir),
         apply_model=apply_model,
+        blood_cell_list=_blood_cell_list(config, root, workdir),
         notes=notes,
     )
 
@@ -305,6 +309,18 @@ def _composition_references(config: Mapping, root: Path, workdir: Path) -> tuple
     return tuple(resolved)
 
 
+def _blood_cell_list(config: Mapping, root: Path, workdir: Path) -> str:
+    """The blood-cell list of the hemolysis guard, read and checked."""
+    from .hemolysis import Settings, read_blood_cell_list
+
+    settings = Settings.from_config(config["hemolysis"])
+    path = resolve_path(settings.blood_cell_list, root, workdir)
+    if not Path(path).is_file():
+        raise SettingsError(f"config key hemolysis.blood_cell_list: {path} does not exist")
+    read_blood_cell_list(path)
+    return path
+
+
 def _biomarker(config: Mapping, root: Path, workdir: Path, sheet: pd.DataFrame) -> str:
     """The biomarker settings checked; the saved model to apply ("" when fitting)."""
     settings = BiomarkerSettings.from_config(config["biomarker"])
@@ -358,7 +374,10 @@ def _contrasts(config: Mapping) -> tuple[Contrast, ...]:
         contrasts.append(Contrast.extra(spec, config["design"], index))
     names = [c.name for c in contrasts]
     for contrast in contrasts[1:]:
-        if names.count(contrast.name) > 1 or contrast.name in RESERVED_CONTRAST_NAMES:
+        reserved = contrast.name in RESERVED_CONTRAST_NAMES or contrast.name.endswith(
+            RESERVED_CONTRAST_SUFFIXES
+        )
+        if names.count(contrast.name) > 1 or reserved:
             raise SettingsError(
                 f"{contrast.key}: the name '{contrast.name}' is used twice or clashes with the "
                 f"main contrast '{names[0]}' or results/de/{contrast.name}.tsv "

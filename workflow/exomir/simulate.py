@@ -22,13 +22,23 @@ anticodon loop), 5'-tRFs (16-30 nt) and 3'-tRFs ending in CCA (18-22 nt) —
 with their truth per ``family|type`` in ``truth_trna.tsv``; reads are then
 75 nt. They come from their own generator, so the miRNA truth is the same with
 or without them, and without the option the output is unchanged.
+
+Optionally (``hemolysis``, CLI ``--hemolysis``) a hemolysis-confounded cohort:
+the red-cell miRNAs of ``resources/blood_cell_mirnas.tsv`` that are in the
+profile are scaled per sample by a factor drawn uniformly from its group's
+range (:data:`HEMOLYSIS_FACTORS`); they get no planted change, and the factors
+are written to ``truth_hemolysis.tsv``; miR-23a-3p, the index's reference, is
+not planted either. Without the option nothing changes:
+same random draws, same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +81,11 @@ PLANTED_REVIEW = {
     "hsa-miR-200c-3p": -1.5,
     "hsa-miR-146a-5p": -1.5,
 }
+#: Per-group range of the red-cell scaling factor of a hemolysis-confounded cohort.
+HEMOLYSIS_FACTORS = {"resistant": (1.2, 5.4), "sensitive": (0.7, 2.7)}
+#: Reference miRNA of the hemolysis index (``qc.hemolysis_mirnas`` default), never planted.
+HEMOLYSIS_REFERENCE = "hsa-miR-23a-3p"
+BLOOD_CELL_LIST = Path(__file__).resolve().parents[2] / "resources" / "blood_cell_mirnas.tsv"
 
 
 def _plasma_profile(rng, features: list[str], n_expressed: int) -> dict[str, float]:
@@ -125,6 +140,8 @@ def simulate(
     other_fraction: float = 0.12,
     seed: int = 20261122,
     trna: TrnaReads | None = None,
+    hemolysis: Mapping[str, tuple[float, float]] | None = None,
+    blood_cell_list: str | Path = BLOOD_CELL_LIST,
 ) -> None:
     rng = np.random.default_rng(seed)
     outdir = Path(outdir)
@@ -141,16 +158,14 @@ def simulate(
     profile = _plasma_profile(rng, names, n_expressed)
     mirna_reads = reads_per_sample * (1 - dimer_fraction - other_fraction)
     base_mean = {f: p * mirna_reads for f, p in profile.items()}
-    lfc = dict(PLANTED_REVIEW)
-    candidates = sorted(f for f, m in base_mean.items() if m >= 150 and f not in lfc)
-    for i in rng.choice(len(candidates), size=n_planted_extra, replace=False):
-        magnitude = float(rng.uniform(1.2, 2.0))
-        lfc[candidates[i]] = magnitude if len(lfc) % 2 == 0 else -magnitude
+    red, fixed = _hemolysis_features(blood_cell_list, base_mean) if hemolysis else (set(), set())
+    lfc = _planted(rng, base_mean, n_planted_extra, fixed)
 
     samples = [(f"R{i + 1:02d}", "resistant") for i in range(n_per_group)] + [
         (f"S{i + 1:02d}", "sensitive") for i in range(n_per_group)
     ]
     expressed = sorted(base_mean)
+    factors = _hemolysis_factors(rng, samples, hemolysis, red, outdir) if hemolysis else {}
     truth = {}
     sheet = ["sample\tcondition\tbatch\tfastq"]
     for index, (sample, condition) in enumerate(samples):
@@ -158,6 +173,7 @@ def simulate(
         molecules = {}
         for f in expressed:
             mu = base_mean[f] * size * (2 ** lfc.get(f, 0.0) if condition == "resistant" else 1.0)
+            mu *= factors[sample] if f in red else 1.0
             # negative binomial as a gamma-Poisson mixture
             molecules[f] = int(rng.poisson(rng.gamma(1 / dispersion, mu * dispersion)))
         truth[sample] = molecules
@@ -180,16 +196,61 @@ def simulate(
         sheet.append(f"{sample}\t{condition}\t{batch}\tfastq/{sample}.fastq.gz")
 
     (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n")
+    _write_truth(outdir, [s for s, _ in samples], truth, base_mean, lfc)
+    if trna:
+        trna.write_truth(outdir / "truth_trna.tsv")
+
+
+def _hemolysis_features(blood_cell_list: str | Path, expressed) -> tuple[set[str], set[str]]:
+    """Expressed red-cell features of the blood-cell list, and the features left unplanted.
+
+    Neither the red-cell miRNAs nor the reference miRNA of the hemolysis index
+    (:data:`HEMOLYSIS_REFERENCE`, which the index assumes stable) get a planted change.
+    """
+    with open(blood_cell_list, newline="") as handle:
+        rows = csv.DictReader(handle, delimiter="\t")
+        names = {row["mirna"] for row in rows if row["cell_type"] == "red_cell"}
+    red = {f for f in expressed if set(f.split("/")) & names}
+    return red, red | {HEMOLYSIS_REFERENCE}
+
+
+def _hemolysis_factors(
+    rng, samples: list[tuple[str, str]], ranges: Mapping, red: set[str], outdir: Path
+) -> dict[str, float]:
+    """A red-cell scaling factor per sample from its group's range; written to the truth."""
+    missing = sorted({c for _, c in samples} - set(ranges))
+    if missing:
+        raise ValueError(f"hemolysis factor range missing for group(s) {', '.join(missing)}")
+    factors = {s: float(rng.uniform(*ranges[c])) for s, c in samples}
+    with open(outdir / "truth_hemolysis.tsv", "w") as out:
+        out.write("sample\tcondition\themolysis_factor\tscaled_features\n")
+        for sample, condition in samples:
+            scaled = ";".join(sorted(red))
+            out.write(f"{sample}\t{condition}\t{factors[sample]:.4f}\t{scaled}\n")
+    return factors
+
+
+def _planted(rng, base_mean: dict[str, float], n_extra: int, fixed: set[str]) -> dict[str, float]:
+    """Planted log2 fold changes: the review miRNAs, and ``n_extra`` abundant others."""
+    lfc = dict(PLANTED_REVIEW)
+    candidates = sorted(f for f, m in base_mean.items() if m >= 150 and f not in lfc.keys() | fixed)
+    for i in rng.choice(len(candidates), size=n_extra, replace=False):
+        magnitude = float(rng.uniform(1.2, 2.0))
+        lfc[candidates[i]] = magnitude if len(lfc) % 2 == 0 else -magnitude
+    return lfc
+
+
+def _write_truth(outdir: Path, samples: list[str], truth: dict, base_mean: dict, lfc: dict) -> None:
+    """truth_counts.tsv (molecules per feature and sample) and truth_de.tsv (planted effects)."""
+    expressed = sorted(base_mean)
     with open(outdir / "truth_counts.tsv", "w") as out:
-        out.write("feature\t" + "\t".join(s for s, _ in samples) + "\n")
+        out.write("feature\t" + "\t".join(samples) + "\n")
         for f in expressed:
-            out.write(f + "\t" + "\t".join(str(truth[s][f]) for s, _ in samples) + "\n")
+            out.write(f + "\t" + "\t".join(str(truth[s][f]) for s in samples) + "\n")
     with open(outdir / "truth_de.tsv", "w") as out:
         out.write("feature\tbase_mean\tlog2FoldChange\n")
         for f in expressed:
             out.write(f"{f}\t{base_mean[f]:.3f}\t{lfc.get(f, 0.0):.4f}\n")
-    if trna:
-        trna.write_truth(outdir / "truth_trna.tsv")
 
 
 def _write_fastq(
@@ -228,6 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--trna-reference", default=str(root / "resources" / "trna" / "hg38_mature_trnas.tsv")
     )
+    parser.add_argument(
+        "--hemolysis",
+        action="store_true",
+        help="hemolysis-confounded cohort: red-cell miRNAs scaled per sample, resistant "
+        "x1.2-5.4, sensitive x0.7-2.7 (no planted change in them)",
+    )
     args = parser.parse_args(argv)
     simulate(
         args.mature,
@@ -239,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         trna=TrnaReads(args.trna_reference, args.trna_fraction, args.seed)
         if args.trna_fraction
         else None,
+        hemolysis=HEMOLYSIS_FACTORS if args.hemolysis else None,
     )
     print(f"example written to {args.outdir}")
 

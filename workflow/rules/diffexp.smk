@@ -3,6 +3,8 @@ rule fit_diffexp:
     input:
         counts=count_matrix,
         qc_table=qc_table,
+        features="results/reference/features.tsv",
+        blood_cell_list=RUN.blood_cell_list,
     output:
         main=report(
             f"results/de/{RUN.main.name}.tsv",
@@ -35,6 +37,42 @@ rule fit_diffexp:
             category="QC",
             labels={"table": "samples left out of DE"},
         ),
+        index=report(
+            "results/qc/hemolysis_index.tsv",
+            caption="../report/hemolysis_index.rst",
+            category="QC",
+            labels={"table": "hemolysis index per sample"},
+        ),
+        by_group=report(
+            "results/qc/hemolysis_by_group.tsv",
+            caption="../report/hemolysis_by_group.rst",
+            category="QC",
+            labels={"table": "hemolysis by group"},
+        ),
+        figure=report(
+            "results/plots/qc/hemolysis_by_group.png",
+            caption="../report/hemolysis_by_group_plot.rst",
+            category="QC",
+            labels={"figure": "hemolysis by group"},
+        ),
+        caution=report(
+            expand("results/de/{contrast}.blood_cell_caution.tsv", contrast=CONTRASTS),
+            caption="../report/blood_cell_caution.rst",
+            category="Differential expression",
+            subcategory="Hemolysis",
+        ),
+        adjusted=report(
+            expand("results/de/{contrast}.hemolysis_adjusted.tsv", contrast=CONTRASTS),
+            caption="../report/hemolysis_adjusted.rst",
+            category="Differential expression",
+            subcategory="Hemolysis",
+        ),
+        changes=report(
+            expand("results/de/{contrast}.hemolysis_changes.tsv", contrast=CONTRASTS),
+            caption="../report/hemolysis_changes.rst",
+            category="Differential expression",
+            subcategory="Hemolysis",
+        ),
     log:
         "logs/fit_diffexp.log",
     benchmark:
@@ -50,6 +88,9 @@ rule fit_diffexp:
         de=config["de"],
         counts_name_prefix=config["counts_name_prefix"],
         exclude_failed=RUN.qc.exclude_failed_from_de,
+        hemolysis=config["hemolysis"],
+        hemolysis_index=(RUN.qc.hemolysis_mirnas, RUN.qc.hemolysis_min_reads),
+        threshold=RUN.qc.hemolysis_threshold,
     script:
         "../scripts/fit_diffexp.py"
 
@@ -86,5 +127,6 @@ rule fit_diffexp_trna:
         de=config["de"],
         counts_name_prefix="",
         exclude_failed=RUN.qc.exclude_failed_from_de,
+        hemolysis=None,
     script:
         "../scripts/fit_diffexp.py"

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from exomir import annotate, count
+from exomir import annotate, count, hemolysis
 from exomir.wrapper import run
 
 
@@ -17,6 +17,7 @@ def main(smk, log):
         ambiguous = count.ambiguous_features(per_sample, names, smk.params.ambiguity_flag)
         trna_flags = pd.read_csv(smk.input.trna_derived, sep="\t")
     hits = annotate.add_count_flags(hits, ambiguous, trna_flags)
+    hits = hemolysis.add_caution_to_hits(hits, de)
     hits.to_csv(smk.output.hits, sep="\t", index=False, float_format="%.6g")
     enrichment = annotate.enrichment(de, features, findings, alpha)
     enrichment.to_csv(smk.output.enrichment, sep="\t", index=False, float_format="%.6g")
