@@ -32,12 +32,13 @@ The confidence of a detection is the fraction of the sampled reads (at least
 
 from __future__ import annotations
 
-import gzip
 import heapq
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
+
+from xopen import xopen
 
 from .protocols import (
     CATS_POLY_A,
@@ -97,9 +98,8 @@ class Detection:
 
 def read_sequences(fastq: str | Path, n_reads: int = DEFAULT_READS) -> list[str]:
     """The first ``n_reads`` sequences of a plain or gzipped FASTQ."""
-    opener = gzip.open if str(fastq).endswith(".gz") else open
-    try:
-        with opener(fastq, "rt") as handle:
+    try:  # xopen recognises gzip by its magic bytes, whatever the file is named
+        with xopen(fastq, "rt", threads=0) as handle:
             return [line.strip().upper() for line in islice(handle, 1, 4 * n_reads, 4)]
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read {fastq}: {error}") from None

@@ -241,15 +241,47 @@ def umi_extract_args(protocol: Protocol, fastq: str, log: str) -> list[str]:
 
 
 def adapter_pass_args(
-    protocol: Protocol, quality_cutoff: int, keep_untrimmed: bool, threads: int = 1
+    protocol: Protocol,
+    quality_cutoff: int | None,
+    keep_untrimmed: bool,
+    threads: int = 1,
+    error_rate: float | None = None,
 ) -> list[str]:
-    """cutadapt arguments of the adapter pass (input and output not included)."""
-    args = ["cutadapt", "--cores", str(threads), "--quality-cutoff", str(quality_cutoff)]
+    """cutadapt arguments of the adapter pass (input and output not included).
+
+    ``quality_cutoff`` None: no quality trimming in this pass (the distinct-read
+    path trims qualities while counting, :mod:`exomir.distinct`). ``error_rate``
+    is cutadapt's ``--error-rate`` (config ``trimming.error_rate``); None keeps
+    cutadapt's own default.
+    """
+    args = ["cutadapt", "--cores", str(threads)]
+    if quality_cutoff is not None:
+        args += ["--quality-cutoff", str(quality_cutoff)]
+    if error_rate is not None:
+        args += ["--error-rate", str(error_rate)]
     args += ["--adapter", protocol.adapter_3p]
     args += list(protocol.extra_adapter_args)
     if not keep_untrimmed:
         args.append("--discard-untrimmed")
     return args
+
+
+def trims_distinct_reads(protocol: Protocol) -> bool:
+    """Whether identical raw reads are trimmed once (:mod:`exomir.distinct`) for this kit.
+
+    Correct for every kit without UMI (cutadapt's result depends on the read's
+    sequence only, once quality-trimmed); worth it where raw reads repeat: kits
+    whose reads carry no random bases (truseq, illumina, illumina_v1, nebnext,
+    and cats, whose 3 template-switch nt take few values). NEXTflex's 8 random
+    nt make nearly every raw read distinct, as do the clipped ends of a custom
+    or detected layout (assumed random): those keep trimming every read. UMI
+    kits need each read's UMI, taken before trimming.
+    """
+    if protocol.umi_length:
+        return False
+    if protocol.name == "cats":
+        return True
+    return not (protocol.clip_5p or protocol.clip_3p)
 
 
 def front_pass_args(protocol: Protocol) -> list[str]:
