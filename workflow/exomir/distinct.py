@@ -83,8 +83,8 @@ def repeated_read_matches(
 ) -> list[tuple[int, list[str]]]:
     """(extra reads, info-file fields) of every distinct sequence seen more than once.
 
-    The sequences go through the adapter pass ``adapter_args`` (cutadapt, one
-    core) once more, with ``--info-file``; ``extra reads`` is the raw read
+    The sequences go through the adapter pass ``adapter_args`` once more,
+    with ``--info-file``; ``extra reads`` is the raw read
     count minus the one read the distinct report already counts.
     """
     repeated = [i for i, n in enumerate(raw.counts) if n > 1]
@@ -92,7 +92,7 @@ def repeated_read_matches(
         return []
     with tempfile.TemporaryDirectory(prefix="exomir-info-") as tmp:
         info = Path(tmp) / "info.tsv"
-        command = [*adapter_args, "--cores", "1", "--quiet", "--info-file", str(info)]
+        command = [*adapter_args, "--quiet", "--info-file", str(info)]
         subprocess.run(
             [*command, "--output", "/dev/null", "-"],
             input=b"".join(fastq_chunks(raw.sequences, repeated)),
@@ -171,6 +171,7 @@ def weighted_report(
     raw: RawCounts,
     keep_untrimmed: bool,
     fastq: str,
+    quality_cutoff: int,
 ) -> dict:
     """The adapter pass's report over all raw reads (see the module docstring)."""
     end = report["adapters_read1"][0]["three_prime_end"]
@@ -189,7 +190,8 @@ def weighted_report(
         "distinct_sequences": len(raw.sequences),
         "counts": "raw reads: each distinct quality-trimmed read was trimmed once and "
         "counted as many times as it occurs",
-        "quality_trimming": "before cutadapt, with cutadapt's quality_trim_index",
+        "quality_trimming": f"cutoff {quality_cutoff}, applied to every raw read before "
+        "cutadapt with cutadapt's quality_trim_index",
     }
     return report
 

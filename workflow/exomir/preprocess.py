@@ -224,7 +224,8 @@ def trim_distinct_reads(
         f"{raw.quality_trimmed_bp} bases trimmed)\n"
     )
     keep = trimming.keep_untrimmed
-    adapter = adapter_pass_args(protocol, None, keep, trimming.threads, trimming.error_rate)
+    # one core: the distinct sequences are few, and more cores cost more CPU than they save
+    adapter = adapter_pass_args(protocol, None, keep, 1, trimming.error_rate)
     with tempfile.TemporaryDirectory(prefix="exomir-trim-") as tmp:
         report_path = str(Path(tmp) / "distinct.cutadapt.json")
         commands = [[*adapter, "--json", report_path, "--fasta", "--output", "-", "-"]]
@@ -239,11 +240,11 @@ def trim_distinct_reads(
             distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
         )
         report = distinct.read_report(report_path)
-    single = adapter_pass_args(protocol, None, keep, 1, trimming.error_rate)
-    matches = distinct.repeated_read_matches(raw, single, log)
-    distinct.write_report(
-        distinct.weighted_report(report, matches, raw, keep, fastq_path), adapter_json
+    matches = distinct.repeated_read_matches(raw, adapter, log)
+    report = distinct.weighted_report(
+        report, matches, raw, keep, fastq_path, trimming.quality_cutoff
     )
+    distinct.write_report(report, adapter_json)
     return inserts
 
 
@@ -263,12 +264,9 @@ def trim_umi_reads(
         commands.append(["gzip", "-dc", fastq_path])  # umi_tools goes by the file name
         source = "/dev/stdin"
     commands.append(umi_extract_args(protocol, source, umi_log))
+    # one core: umi_tools extract, upstream, is several times slower than cutadapt
     adapter = adapter_pass_args(
-        protocol,
-        trimming.quality_cutoff,
-        trimming.keep_untrimmed,
-        trimming.threads,
-        trimming.error_rate,
+        protocol, trimming.quality_cutoff, trimming.keep_untrimmed, 1, trimming.error_rate
     )
     commands.append([*adapter, "--json", adapter_json, "--output", "-", "-"])
     commands += _extra_passes(protocol)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from isal import igzip
+from isal import isal_zlib
 
 from .protocols import PRESETS, kit_read
 from .reference import build_features, locate_mature_in_hairpins, mature_from_fasta, read_fasta
@@ -173,12 +173,11 @@ def library_chunks(
 
 
 def write_fastq(path: Path, name: str, chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> int:
-    """Write the reads as gzipped FASTQ (deterministic bytes); returns the read count."""
+    """Write the reads as gzipped FASTQ (no file name or time stamp in the header, so the
+    bytes depend on the reads only); returns the read count."""
     n = 0
-    with (
-        open(path, "wb") as raw,
-        igzip.IGzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as out,
-    ):
+    packer = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)  # gzip wrapper, level 1
+    with open(path, "wb") as out:
         for seqs, quals in chunks:
             lines = []
             for seq, qual in zip(seqs, quals):
@@ -186,7 +185,8 @@ def write_fastq(path: Path, name: str, chunks: Iterator[tuple[np.ndarray, np.nda
                 lines.append(
                     b"@%s:%d\n%s\n+\n%s\n" % (name.encode(), n, seq.tobytes(), qual.tobytes())
                 )
-            out.write(b"".join(lines))
+            out.write(packer.compress(b"".join(lines)))
+        out.write(packer.flush())
     return n
 
 
@@ -218,13 +218,11 @@ def simulate_cohort(
     species, base, owners = insert_species(mature_fasta, hairpin_fasta, rng)
     if duplication is None:
         duplication = 3.0 if PRESETS[kit].umi_length else 1.0
+    library = KitLibrary(kit, reads_per_sample, KIT_READ_LENGTH.get(kit, 50), duplication)
     rows = ["sample\tcondition\tbatch\tprotocol\tfastq"]
     groups = [("R", "resistant"), ("S", "sensitive")]
     for index, (prefix, condition) in enumerate(g for g in groups for _ in range(n_per_group)):
         sample = f"{prefix}{index % n_per_group + 1:02d}"
-        library = KitLibrary(
-            kit, reads_per_sample, KIT_READ_LENGTH.get(kit, 50), duplication=duplication
-        )
         weights = sample_weights(base, owners, condition == "resistant", rng)
         chunks = library_chunks(library, species, weights, seed + 1 + index)
         write_fastq(outdir / "fastq" / f"{sample}.fastq.gz", sample, chunks)
@@ -233,6 +231,26 @@ def simulate_cohort(
     sheet = outdir / "samples.tsv"
     sheet.write_text("\n".join(rows) + "\n")
     return sheet
+
+
+def simulate_library(
+    kit: str,
+    path: str | Path,
+    reads: int,
+    seed: int,
+    mature_fasta: str | Path,
+    hairpin_fasta: str | Path,
+    duplication: float | None = None,
+) -> int:
+    """One library of ``kit`` (sensitive-group profile) at ``path``; returns its read count."""
+    rng = np.random.default_rng(seed)
+    species, base, owners = insert_species(mature_fasta, hairpin_fasta, rng)
+    if duplication is None:
+        duplication = 3.0 if PRESETS[kit].umi_length else 1.0
+    library = KitLibrary(kit, reads, KIT_READ_LENGTH.get(kit, 50), duplication)
+    weights = sample_weights(base, owners, False, rng)
+    name = Path(path).name.split(".")[0]
+    return write_fastq(Path(path), name, library_chunks(library, species, weights, seed + 1))
 
 
 def main(argv: list[str] | None = None) -> None:

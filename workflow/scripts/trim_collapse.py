@@ -21,6 +21,9 @@ def main(smk):
         umi_log=smk.log.umi,
         auto_reads=smk.params.auto_reads,
         auto_min_confidence=smk.params.auto_min_confidence,
+        # trimming.error_rate is new in the schema; a config validated without it keeps
+        # cutadapt's own default (the schema's default is the same 0.1)
+        error_rate=trimming.get("error_rate"),
     )
 
 
