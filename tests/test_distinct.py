@@ -175,3 +175,33 @@ def test_random_base_and_umi_kits_trim_every_read():
 def test_fastq_chunks_name_records_by_index():
     chunks = list(distinct.fastq_chunks(["ACGT", "", "GG"], [2, 0]))
     assert b"".join(chunks) == b"@2\nGG\n+\nII\n@0\nACGT\n+\nIIII\n"
+
+
+def test_reads_without_any_adapter_and_empty_files(tmp_path, monkeypatch):
+    rng = random.Random(9)
+    reads = ["".join(rng.choice("ACG") for _ in range(50)) for _ in range(200)] * 2
+    (tmp_path / "none").mkdir()
+    results = run_both(tmp_path / "none", PRESETS["truseq"], reads, monkeypatch)
+    assert_same(results)
+    assert results["distinct"][1]["reads_with_adapter"] == 0
+    empty = tmp_path / "empty.fastq.gz"
+    empty.write_bytes(gzip.compress(b""))
+    summary = preprocess_in(tmp_path, "S1", empty, PRESETS["truseq"])
+    assert summary["raw_reads"] == 0 and summary["reads_kept"] == 0
+
+
+def test_error_rate_decides_which_adapters_are_found(tmp_path):
+    insert = "TAGCTTATCAGACTGATGTTGA"
+    adapter = list(PRESETS["truseq"].adapter_3p)
+    for i in (3, 10, 17):  # three substitutions: 0.14 errors per adapter base
+        adapter[i] = "A" if adapter[i] != "A" else "C"
+    read = (insert + "".join(adapter) + "AGATCGGAAGAGCACACGTCTGAACTCCAGTC")[:50]
+    fastq = tmp_path / "r.fastq"
+    fastq.write_text("".join(f"@r{i}\n{read}\n+\n{'I' * 50}\n" for i in range(20)))
+    kept = {}
+    for rate in (0.1, 0.15):
+        folder = tmp_path / str(rate)
+        folder.mkdir()
+        kept[rate] = preprocess_in(folder, "S1", fastq, PRESETS["truseq"], error_rate=rate)
+    assert kept[0.1]["reads_with_adapter"] == 0 and kept[0.1]["reads_kept"] == 0
+    assert kept[0.15]["reads_with_adapter"] == 20 and kept[0.15]["reads_kept"] == 20

@@ -244,3 +244,11 @@ def test_sheet_protocol_column_is_validated(tmp_path):
     sheet.write_text(sheet.read_text().replace("nextflexx", "auto"))
     table = load_sample_sheet(sheet, contrast)
     assert list(table["protocol"]) == ["qiaseq", "", "truseq", "auto"]
+
+
+def test_error_rate_reaches_the_adapter_pass():
+    truseq = PRESETS["truseq"]
+    args = adapter_pass_args(truseq, 20, False, 1, 0.15)
+    assert args[args.index("--error-rate") + 1] == "0.15"
+    assert "--error-rate" not in adapter_pass_args(truseq, 20, False)  # cutadapt's default
+    assert "--quality-cutoff" not in adapter_pass_args(truseq, None, False)

@@ -183,8 +183,11 @@ def weighted_report(
     bases["quality_trimmed"] = raw.quality_trimmed_bp
     for key in ("input", "quality_trimmed", "output"):
         bases[f"{key}_read1"] = bases[key]
-    end["dominant_adjacent_base"] = AdjacentBaseStatistics(end["adjacent_bases"]).warnbase
-    end["trimmed_lengths"] = _histogram(errors, end["sequence"], end["error_rate"], raw.raw_reads)
+    if end["matches"]:  # cutadapt leaves these empty (null) without any match
+        end["dominant_adjacent_base"] = AdjacentBaseStatistics(end["adjacent_bases"]).warnbase
+        end["trimmed_lengths"] = _histogram(
+            errors, end["sequence"], end["error_rate"], raw.raw_reads
+        )
     report["input"]["path1"] = fastq
     report["exomir"] = {
         "distinct_sequences": len(raw.sequences),

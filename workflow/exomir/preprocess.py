@@ -47,6 +47,8 @@ from .protocols import (
 )
 
 DIMER_MAX_LENGTH = 5  # inserts this short after trimming are adapter dimers
+# first reads scanned to check a named kit (0.15 cpu-s; protocol auto scans qc.auto_reads)
+CHECK_READS = 20_000
 
 __all__ = ["InputError", "LengthWindow", "Trimming", "run"]
 
@@ -134,16 +136,17 @@ def resolve_sample_protocol(
 ) -> Protocol:
     """The protocol to trim with: the configured one, or the detected one for ``auto``.
 
-    The adapter is detected from the first ``auto_reads`` reads of every
-    sample; the kit record ``kit_json`` holds the protocol used, whether it was
+    The adapter is detected from the first reads of every sample
+    (``auto_reads`` for ``auto``, at most ``CHECK_READS`` to check a named
+    kit); the kit record ``kit_json`` holds the protocol used, whether it was
     chosen by the detection (``detected``, ``auto`` only) and the detection
     itself (``detection``: adapter found, its support, random 5'/3' bases), so
     that QC can flag a sample whose reads do not match its configured kit. For
     ``auto``, a detection below ``auto_min_confidence`` stops with a
     :class:`~exomir.adapters.DetectionError`.
     """
-    detection = adapters.detect(fastq_path, auto_reads)
     chosen = protocol.is_auto
+    detection = adapters.detect(fastq_path, auto_reads if chosen else min(auto_reads, CHECK_READS))
     if chosen:
         adapters.check_confidence(detection, auto_min_confidence, sample, fastq_path)
         protocol = adapters.protocol_from_detection(detection)

@@ -7,7 +7,7 @@ TruSeq, NEXTflex and QIAseq libraries of 0.1, 1 and 20 M reads; the
 measurements are in the benchmark notes) with a margin on top:
 
 * the reads of a FASTQ are estimated from its size and the bytes per read of
-  its first 4 MB (decompressed when gzipped), so a well-compressed file is not
+  its first 256 kB (decompressed when gzipped), so a well-compressed file is not
   mistaken for a small one;
 * memory is ``MEMORY_MARGIN`` times the model, and doubles with every retry
   (``attempt``: ``snakemake --retries 1`` reruns a job killed for memory
@@ -35,7 +35,7 @@ from pathlib import Path
 from .protocols import Protocol, trims_distinct_reads
 from .umi import SORT_BUFFER_MB
 
-SAMPLE_BYTES = 4 * 2**20  # bytes read to estimate the bytes per read of a FASTQ
+SAMPLE_BYTES = 256 * 2**10  # bytes read to estimate the bytes per read of a FASTQ
 FASTA_BYTES_PER_RECORD = 35  # collapsed inserts: ">seq_<rank>_x<count>\n" + 16-30 nt
 MEMORY_MARGIN = 1.5
 RUNTIME_MARGIN = 3.0
@@ -52,16 +52,22 @@ class Model:
     threads: int  # useful maximum (measured)
 
 
-# Calibrated in benchmarks/workflow_benchmark.py --memory-reads (see the notes).
+# Calibrated with `benchmarks/workflow_benchmark.py --only-kits --kits truseq nextflex qiaseq
+# --memory-reads 100000 1000000 20000000` (peak RSS of the job's processes, MB, at 0.1 / 1 /
+# 20 M reads): distinct (TruSeq) 57 / 104 / 907, every read (NEXTflex) 147 / 169 / 583, UMI
+# (QIAseq) 331 / 389 / 892; CPU seconds per million reads 2.3-2.9, 9.2-9.7, 46-49.
 # trimming: per million raw reads
 TRIM_MODELS = {
-    "distinct": Model(mem_mb=150, mem_mb_per_unit=40, cpu_s_per_unit=2.5, threads=2),
+    # one process at a time does most of the work: the counting pass, then cutadapt
+    "distinct": Model(mem_mb=150, mem_mb_per_unit=42, cpu_s_per_unit=3.0, threads=1),
+    # cutadapt --cores on the adapter pass, the clip pass and the counting run side by side
     "every": Model(mem_mb=150, mem_mb_per_unit=25, cpu_s_per_unit=12.0, threads=4),
-    "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=20, cpu_s_per_unit=45.0, threads=2),
+    # umi_tools extract (one core) limits the speed; GNU sort holds its buffer
+    "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=26, cpu_s_per_unit=50.0, threads=2),
 }
-# align: per million collapsed inserts (estimated from the FASTA size)
+# align: per million collapsed inserts (estimated from the FASTA size); peak 20 MB measured
 ALIGN_MODEL = Model(mem_mb=100, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=2)
-# count: per MB of the sample's mature + hairpin BAMs
+# count: per MB of the sample's mature + hairpin BAMs; peak 36-77 MB measured
 COUNT_MODEL = Model(mem_mb=150, mem_mb_per_unit=150, cpu_s_per_unit=25.0, threads=1)
 
 
@@ -90,8 +96,11 @@ def estimate_reads(fastq: str | Path) -> float:
 
 
 def trim_path(protocol: Protocol) -> str:
-    """Which trimming path a kit takes: 'umi', 'distinct' or 'every' (read)."""
-    if protocol.umi_length:
+    """Which trimming path a kit takes: 'umi', 'distinct' or 'every' (read).
+
+    ``auto`` is sized as the most demanding path (its kit is known only in the job).
+    """
+    if protocol.umi_length or protocol.is_auto:
         return "umi"
     return "distinct" if trims_distinct_reads(protocol) else "every"
 
