@@ -6,7 +6,7 @@ import gzip
 import zlib
 
 from exomir import sizing
-from exomir.protocols import PRESETS
+from exomir.protocols import PRESETS, resolve_protocol
 
 
 def fastq_bytes(n: int, start: int = 0) -> bytes:
@@ -40,7 +40,7 @@ def test_memory_grows_with_reads_and_retries(tmp_path):
         assert sizing.trim_mem_mb(small, protocol, attempt=2) == 2 * sizing.trim_mem_mb(
             small, protocol
         )
-        assert sizing.trim_runtime(small, protocol, 2) == sizing.MIN_RUNTIME
+        assert sizing.trim_runtime(small, protocol) == sizing.MIN_RUNTIME
     # the UMI path holds GNU sort's buffer
     assert (
         sizing.trim_mem_mb(small, PRESETS["qiaseq"])
@@ -49,6 +49,11 @@ def test_memory_grows_with_reads_and_retries(tmp_path):
     assert sizing.trim_path(PRESETS["truseq"]) == "distinct"
     assert sizing.trim_path(PRESETS["nextflex"]) == "every"
     assert sizing.trim_threads(PRESETS["qiaseq"]) >= 1
+    # auto is sized as the most demanding path: its kit is known only in the job
+    assert sizing.trim_path(resolve_protocol("auto")) == "umi"
+    big = tmp_path / "big.fastq"
+    big.write_bytes(fastq_bytes(10_000) * 100)  # a million reads
+    assert sizing.trim_runtime(big, PRESETS["qiaseq"]) > sizing.MIN_RUNTIME
 
 
 def test_align_and_count_follow_their_inputs(tmp_path):
@@ -57,7 +62,7 @@ def test_align_and_count_follow_their_inputs(tmp_path):
     tiny = tmp_path / "t.fa"
     tiny.write_text(">seq_1_x1\nACGT\n")
     assert sizing.align_mem_mb(fasta) > sizing.align_mem_mb(tiny)
-    assert sizing.align_runtime(tiny, 2) == sizing.MIN_RUNTIME
+    assert sizing.align_runtime(tiny) == sizing.MIN_RUNTIME
     bam = tmp_path / "x.bam"
     bam.write_bytes(zlib.compress(bytes(range(256)) * 20_000))
     assert sizing.count_mem_mb([bam, bam]) > sizing.count_mem_mb([tiny])

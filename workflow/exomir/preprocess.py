@@ -28,11 +28,11 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from . import adapters, distinct, pipes, umi
 from . import fastq as fastq_input
@@ -177,9 +177,9 @@ def _run_chain(
     log_handle: IO[str],
     sample: str,
     fastq_path: str,
-    counter: Callable[[IO[bytes]], Counter] = count_sequences,
-    feed=None,
-):
+    counter: Callable[[IO[bytes]], Any] = count_sequences,
+    feed: Iterable[bytes] | None = None,
+) -> Any:
     """Run commands connected by pipes; ``counter`` of the last one's output."""
     try:
         return pipes.run_chain(commands, log_handle, counter, feed)
@@ -197,7 +197,12 @@ def _log_commands(log_handle: IO[str], commands: list[Sequence[str]]) -> None:
 
 
 def trim_every_read(
-    sample: str, fastq_path: str, protocol: Protocol, trimming: Trimming, adapter_json: str, log
+    sample: str,
+    fastq_path: str,
+    protocol: Protocol,
+    trimming: Trimming,
+    adapter_json: str,
+    log: IO[str],
 ) -> Counter:
     """Reads per insert, cutadapt run on every read."""
     adapter = adapter_pass_args(
@@ -214,7 +219,12 @@ def trim_every_read(
 
 
 def trim_distinct_reads(
-    sample: str, fastq_path: str, protocol: Protocol, trimming: Trimming, adapter_json: str, log
+    sample: str,
+    fastq_path: str,
+    protocol: Protocol,
+    trimming: Trimming,
+    adapter_json: str,
+    log: IO[str],
 ) -> Counter:
     """Reads per insert, each distinct quality-trimmed raw read trimmed once.
 
@@ -257,7 +267,7 @@ def trim_umi_reads(
     protocol: Protocol,
     trimming: Trimming,
     adapter_json: str,
-    log,
+    log: IO[str],
     umi_log: str,
 ) -> tuple[Counter, Counter, dict]:
     """(molecules, reads) per insert of a UMI kit, and the UMI extraction counts."""

@@ -12,8 +12,9 @@ measurements are in the benchmark notes) with a margin on top:
 * memory is ``MEMORY_MARGIN`` times the model, and doubles with every retry
   (``attempt``: ``snakemake --retries 1`` reruns a job killed for memory
   with twice as much);
-* run time (minutes) is ``RUNTIME_MARGIN`` times the measured CPU time per
-  million reads divided by the threads, at least ``MIN_RUNTIME``.
+* run time (minutes) is ``RUNTIME_MARGIN`` times the measured CPU time, as if
+  the threads gave no speed-up (they give little: one stage of each chain is
+  serial), at least ``MIN_RUNTIME``.
 
 The trimming job's memory follows the distinct sequences it holds: the
 distinct quality-trimmed raw reads (TruSeq-like kits), the distinct inserts
@@ -111,12 +112,13 @@ def _memory(model: Model, units: float, attempt: int) -> int:
     )
 
 
-def _runtime(model: Model, units: float, threads: int) -> int:
-    minutes = model.cpu_s_per_unit * units / threads / 60 * RUNTIME_MARGIN
+def _runtime(model: Model, units: float) -> int:
+    minutes = model.cpu_s_per_unit * units / 60 * RUNTIME_MARGIN
     return max(MIN_RUNTIME, math.ceil(minutes))
 
 
 def trim_threads(protocol: Protocol) -> int:
+    """Useful maximum threads of the trimming job (Snakemake caps them at ``--cores``)."""
     return TRIM_MODELS[trim_path(protocol)].threads
 
 
@@ -125,9 +127,9 @@ def trim_mem_mb(fastq: str | Path, protocol: Protocol, attempt: int = 1) -> int:
     return _memory(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6, attempt)
 
 
-def trim_runtime(fastq: str | Path, protocol: Protocol, threads: int) -> int:
-    """Run time (minutes) of the trimming job of ``fastq`` with ``threads`` threads."""
-    return _runtime(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6, threads)
+def trim_runtime(fastq: str | Path, protocol: Protocol) -> int:
+    """Run time (minutes) of the trimming job of ``fastq``."""
+    return _runtime(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6)
 
 
 def _inserts(collapsed_fasta: str | Path) -> float:
@@ -139,8 +141,9 @@ def align_mem_mb(collapsed_fasta: str | Path, attempt: int = 1) -> int:
     return _memory(ALIGN_MODEL, _inserts(collapsed_fasta), attempt)
 
 
-def align_runtime(collapsed_fasta: str | Path, threads: int) -> int:
-    return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta), threads)
+def align_runtime(collapsed_fasta: str | Path) -> int:
+    """Run time (minutes) of a bowtie job."""
+    return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta))
 
 
 def count_mem_mb(bams: list[str | Path], attempt: int = 1) -> int:
@@ -149,7 +152,8 @@ def count_mem_mb(bams: list[str | Path], attempt: int = 1) -> int:
 
 
 def count_runtime(bams: list[str | Path]) -> int:
-    return _runtime(COUNT_MODEL, _megabytes(bams), 1)
+    """Run time (minutes) of the counting job of a sample."""
+    return _runtime(COUNT_MODEL, _megabytes(bams))
 
 
 def _megabytes(paths: list[str | Path]) -> float:
