@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 
 from exomir import sizing
@@ -51,9 +52,18 @@ def test_memory_grows_with_reads_and_retries(tmp_path):
     assert sizing.trim_threads(PRESETS["qiaseq"]) >= 1
     # auto is sized as the most demanding path: its kit is known only in the job
     assert sizing.trim_path(resolve_protocol("auto")) == "umi"
-    big = tmp_path / "big.fastq"
-    big.write_bytes(fastq_bytes(10_000) * 100)  # a million reads
-    assert sizing.trim_runtime(big, PRESETS["qiaseq"]) > sizing.MIN_RUNTIME
+
+
+def test_runtime_follows_reads(tmp_path, monkeypatch):
+    fastq = tmp_path / "x.fastq"
+    fastq.write_bytes(fastq_bytes(10))
+    monkeypatch.setattr(sizing, "estimate_reads", lambda path: 20e6)  # a 20 M-read library
+    model = sizing.TRIM_MODELS["umi"]
+    expected = model.cpu_s_per_unit * 20 / 60 * sizing.RUNTIME_MARGIN
+    assert sizing.trim_runtime(fastq, PRESETS["qiaseq"]) == math.ceil(expected) > 30
+    assert sizing.trim_runtime(fastq, PRESETS["truseq"]) < sizing.trim_runtime(
+        fastq, PRESETS["qiaseq"]
+    )
 
 
 def test_align_and_count_follow_their_inputs(tmp_path):
