@@ -50,9 +50,14 @@ lint: setup
 	$(SNAKEMAKE) --lint
 	$(VENV)/bin/snakefmt --check Snakefile workflow
 
+# CPU per million reads and peak memory per stage on simulated cohorts, against the naive
+# script; a 1,000-sample dry run; per-sample jobs of 1 M-read NEXTflex and QIAseq libraries.
+# Options go through BENCHMARK_ARGS, e.g. the 20 M-read memory runs (~1 h):
+#   make benchmark BENCHMARK_ARGS="--memory-reads 1000000 20000000"
+# The DE step alone on 500 samples: $(PYTHON) benchmarks/de_benchmark.py
+BENCHMARK_ARGS ?=
 benchmark: setup
-	$(PYTHON) benchmarks/workflow_benchmark.py
-	$(PYTHON) benchmarks/de_benchmark.py
+	$(PYTHON) benchmarks/workflow_benchmark.py $(BENCHMARK_ARGS)
 
 clean:
 	rm -rf results logs .snakemake

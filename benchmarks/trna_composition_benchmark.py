@@ -22,7 +22,6 @@ times depend on the machine.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import time
@@ -80,40 +79,20 @@ def build_indexes(folder: Path) -> dict[str, Path]:
 
 
 def trim(sample: str, fastq: Path, protocol, read_length: int, folder: Path) -> dict:
-    """Trim and collapse; window and long inserts in two FASTA files; the summary."""
+    """Trim and collapse as the workflow does: window and long inserts in two FASTA files."""
     folder.mkdir(parents=True, exist_ok=True)
-    wide = preprocess.LengthWindow(WINDOW.min_length, read_length)
-    preprocess.run(
-        sample=sample,
-        fastq=str(fastq),
-        protocol=protocol,
-        window=wide,
-        quality_cutoff=20,
-        keep_untrimmed=False,
-        threads=1,
-        collapsed_fasta=str(folder / "all.fa"),
-        adapter_json=str(folder / "cutadapt.json"),
-        lengths_tsv=str(folder / "lengths.tsv"),
-        summary_json=str(folder / "wide.json"),
+    files = preprocess.SampleFiles(
+        collapsed=str(folder / "seq.fa"),
+        collapsed_long=str(folder / "long.fa"),
+        cutadapt_report=str(folder / "cutadapt.json"),
+        lengths=str(folder / "lengths.tsv"),
+        read_fates=str(folder / "summary.json"),
+        kit_record=str(folder / "protocol.json"),
         log=str(folder / "trim.log"),
-        detection_json=str(folder / "protocol.json"),
         umi_log=str(folder / "umi.log"),
     )
-    records = [(seq, count.multiplicity(n)) for n, seq in reference.read_fasta(folder / "all.fa")]
-    window = [(s, n) for s, n in records if len(s) <= WINDOW.max_length]
-    long = [(s, n) for s, n in records if len(s) > WINDOW.max_length]
-    for prefix, part in (("seq", window), ("long", long)):
-        with open(folder / f"{prefix}.fa", "w") as out:
-            out.writelines(f">{prefix}_{i}_x{n}\n{s}\n" for i, (s, n) in enumerate(part, 1))
-    hist = {int(k): int(v) for k, v in pd.read_csv(folder / "lengths.tsv", sep="\t").values}
-    report = json.loads((folder / "cutadapt.json").read_text())
-    wide_summary = json.loads((folder / "wide.json").read_text())
-    raw = wide_summary["raw_reads"] if wide_summary["umi"] else None
-    summary = preprocess.summarise(report, hist, WINDOW, len(window), raw)
-    summary["molecules_kept"] = sum(n for _, n in window)
-    if "umi_extracted_reads" in wide_summary:
-        summary["umi_extracted_reads"] = wide_summary["umi_extracted_reads"]
-    return summary
+    trimming = preprocess.Trimming(20, False, 0.1, 1)
+    return preprocess.run(sample, str(fastq), protocol, WINDOW, trimming, (50_000, 0.25), files)
 
 
 def align(index: Path, reads: list[Path], bam: Path) -> None:

@@ -1,90 +1,307 @@
-"""Wall time of the workflow on simulated libraries, with a per-rule breakdown.
+"""CPU per million reads and peak memory of exomir, stage by stage, against a naive script.
 
-    python benchmarks/workflow_benchmark.py                 # the bundled example size
-    python benchmarks/workflow_benchmark.py --reads 1000000 --per-group 2
+    python benchmarks/workflow_benchmark.py                       # what `make benchmark` runs
+    python benchmarks/workflow_benchmark.py --memory-reads 20000000   # + 20 M-read kit runs
 
-Simulates ``2 x per-group`` libraries of ``--reads`` reads each into a temporary
-folder, runs the whole workflow there with ``--cores`` cores, and prints the
-wall time, the reads per second through trimming+collapsing, and the summed
-time of each rule from Snakemake's ``benchmark:`` files. Not a test: numbers
-depend on the machine.
+What it does, on simulated libraries (seeded: every run measures the same reads):
+
+1. two TruSeq cohorts of ``2 x --per-group`` libraries (``exomir.simulate``, the
+   example's simulator), of ``--small`` and ``--large`` reads each (defaults
+   6 x 0.1 M and 6 x 1 M); the whole workflow runs on each, then the naive lab
+   script (``benchmarks/naive_pipeline.sh``: cutadapt and bowtie on every read,
+   ``samtools idxstats``) on the same files;
+2. per stage (trim+collapse, align, count, DE, the rest), the CPU seconds
+   (user + system, all processes) per million raw reads of the large cohort,
+   and the **marginal** cost: (cost on the large cohort - cost on the small one)
+   / (million reads more), which cancels fixed costs (reference, DE, plots,
+   Snakemake's start-up); the same for the naive script, and the ratio;
+3. the time of a dry run (``snakemake -n``) of a ``--dry-run-samples``-row sheet
+   of tiny FASTQs;
+4. per-sample jobs (trimming, bowtie, counting) of one NEXTflex and one
+   QIAseq library of ``--memory-reads`` reads (``exomir.simulate_kits``): CPU,
+   peak memory, and the memory the rule declares for that input
+   (``exomir.sizing``), which must be above the peak.
+
+CPU time is exact for a whole run (``getrusage`` of every process it started);
+per job it is sampled every 50 ms (``benchmarks/jobmeter.py``), the rest of a
+run's total is reported as "rest" (Snakemake itself included). Peak memory is
+the largest sum of the resident memory of a job's processes at one sample.
+Simulated data are kept in ``--data`` between runs. Not a test: the numbers
+depend on the machine and its load; the acceptance checks are printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import gzip
+import os
+import re
+import shutil
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from jobmeter import Job, Measurement, run_measured
 
+from exomir import sizing
+from exomir.protocols import PRESETS
 from exomir.simulate import simulate
+from exomir.simulate_kits import simulate_cohort, simulate_library
 
 REPO = Path(__file__).resolve().parents[1]
+MATURE = REPO / "resources/mirbase/hsa_mature.fa"
+HAIRPIN = REPO / "resources/mirbase/hsa_hairpin.fa"
+NAIVE = REPO / "benchmarks/naive_pipeline.sh"
+# stage of a job, from its command line (script name or tool)
+STAGES = [
+    ("trim+collapse", r"trim_collapse\.py"),
+    ("align", r"\bbowtie (?!-build)|bowtie --threads"),
+    ("count", r"count_sample\.py|count_matrix\.py"),
+    ("DE", r"pydeseq2_diffexp\.py"),
+]
+PER_SAMPLE = {"trim": r"trim_collapse\.py", "align": r"bowtie --threads", "count": r"count_sample"}
+TARGET_MARGINAL = 2.5  # cpu-s per million reads, whole workflow, TruSeq
+TARGET_RATIO = 3.0
+TARGET_DRY_RUN = 10.0  # seconds
+
+
+def label_of(command: str) -> str:
+    """A job's script or tool, for the breakdown of 'rest'."""
+    script = re.search(r"\.(\w+)\.py\b", command)  # .snakemake/scripts/tmpXXXX.<name>.py
+    if script:
+        return script.group(1)
+    words = [w for w in re.split(r"[\s();&|]+", command) if w and not w.startswith("-")]
+    tools = [Path(w).name for w in words if Path(w).name in ("mirtop", "multiqc", "bowtie-build")]
+    return tools[0] if tools else Path(words[0]).name if words else "?"
+
+
+def stage_of(command: str) -> str:
+    for stage, pattern in STAGES:
+        if re.search(pattern, command):
+            return stage
+    return "rest"
+
+
+def tool_env() -> dict[str, str]:
+    """PATH with this Python's folder first (cutadapt, umi_tools); exomir on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(REPO / "workflow") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def snakemake(workdir: Path, config: dict, *args: str, cores: int) -> Measurement:
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}: {value}" for key, value in config.items()]
+    (workdir / "config.yaml").write_text("\n".join(lines) + "\n")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
+    cmd += ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml")]
+    return run_measured(cmd, cwd=REPO, env=tool_env(), log=workdir / "snakemake.log")
+
+
+def truseq_cohort(data: Path, reads: int, per_group: int) -> Path:
+    """The simulated TruSeq cohort (kept in ``data``); returns its sample sheet."""
+    folder = data / f"truseq_{per_group}x2_{reads}"
+    sheet = folder / "samples.tsv"
+    if not sheet.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        simulate(MATURE, HAIRPIN, folder, n_per_group=per_group, reads_per_sample=reads)
+    return sheet
+
+
+def raw_reads(workdir: Path) -> int:
+    summaries = (workdir / "results/qc/preprocess").glob("*.json")
+    return int(sum(pd.read_json(p, typ="series")["raw_reads"] for p in summaries))
+
+
+@dataclass
+class Cohort:
+    """One measured cohort: reads, exomir's run, the naive script's run."""
+
+    reads: int
+    exomir: Measurement
+    naive: Measurement
+
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """Stage -> (CPU seconds, peak RSS MB); 'rest' holds the unsampled remainder."""
+        found: dict[str, list[Job]] = {}
+        for job in self.exomir.jobs:
+            found.setdefault(stage_of(job.command), []).append(job)
+        table = {
+            stage: (sum(j.cpu_s for j in jobs), max(j.peak_rss_mb for j in jobs))
+            for stage, jobs in found.items()
+            if stage != "rest"
+        }
+        rest_cpu = self.exomir.cpu_s - sum(cpu for cpu, _ in table.values())
+        rest_rss = max((j.peak_rss_mb for j in found.get("rest", [])), default=0.0)
+        table["rest"] = (rest_cpu, rest_rss)
+        return table
+
+
+def measure_cohort(sheet: Path, workdir: Path, cores: int) -> Cohort:
+    run = workdir / "exomir"
+    exomir = snakemake(run, {"samples": str(sheet)}, "all", cores=cores)
+    index = run / "results/reference/bowtie/mature_features"
+    fastqs = sorted(str(p) for p in (sheet.parent / "fastq").glob("*.fastq.gz"))
+    naive = run_measured(
+        ["bash", str(NAIVE), str(index), str(workdir / "naive"), str(cores), *fastqs],
+        env=tool_env(),
+        log=workdir / "naive.log",
+    )
+    return Cohort(raw_reads(run), exomir, naive)
+
+
+def print_stages(small: Cohort, large: Cohort) -> float:
+    """The per-stage table; returns exomir's marginal cost (cpu-s per million reads)."""
+    extra = (large.reads - small.reads) / 1e6
+    big, little = large.stages(), small.stages()
+    print(f"\nexomir, TruSeq, {large.reads / 1e6:.2f} M vs {small.reads / 1e6:.2f} M raw reads")
+    print(f"{'stage':15s} {'cpu-s/M':>9s} {'marginal':>9s} {'peak RSS MB':>12s}")
+    for stage in [s for s, _ in STAGES] + ["rest"]:
+        cpu, rss = big.get(stage, (0.0, 0.0))
+        marginal = (cpu - little.get(stage, (0.0, 0.0))[0]) / extra
+        print(f"{stage:15s} {cpu / large.reads * 1e6:9.2f} {marginal:9.2f} {rss:12.0f}")
+    whole = (large.exomir.cpu_s - small.exomir.cpu_s) / extra
+    rest = {}
+    for cohort, sign in ((large, 1), (small, -1)):
+        for job in cohort.exomir.jobs:
+            if stage_of(job.command) == "rest":
+                label = label_of(job.command)
+                rest[label] = rest.get(label, 0.0) + sign * job.cpu_s / extra
+    top = sorted(rest.items(), key=lambda item: -item[1])[:4]
+    print(f"{'':15s} rest, largest marginal: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+    print(
+        f"{'whole workflow':15s} {large.exomir.cpu_s / large.reads * 1e6:9.2f} {whole:9.2f} "
+        f"{large.exomir.peak_rss_mb:12.0f}   ({large.exomir.cpu_s:.1f} and "
+        f"{small.exomir.cpu_s:.1f} cpu-s in all; wall {large.exomir.wall_s:.0f} s)"
+    )
+    return whole
+
+
+def dry_run(workdir: Path, n_samples: int, cores: int) -> Measurement:
+    """``snakemake -n`` on a sheet of ``n_samples`` tiny FASTQs (one read each)."""
+    fastq_dir = workdir / "fastq"
+    fastq_dir.mkdir(parents=True, exist_ok=True)
+    rows = ["sample\tcondition\tfastq"]
+    read = b"@r1\nTGAGGTAGTAGGTTGTATAGTTTGGAATTCTCGGGTGCCAAGG\n+\n" + b"I" * 43 + b"\n"
+    for i in range(n_samples):
+        path = fastq_dir / f"P{i:04d}.fastq.gz"
+        path.write_bytes(gzip.compress(read, mtime=0))
+        rows.append(f"P{i:04d}\t{'resistant' if i % 2 else 'sensitive'}\t{path}")
+    (workdir / "samples.tsv").write_text("\n".join(rows) + "\n")
+    config = {"samples": str(workdir / "samples.tsv")}
+    return snakemake(workdir / "run", config, "-n", "--quiet", "rules", cores=cores)
+
+
+def kit_jobs(data: Path, workdir: Path, kit: str, reads: int, cores: int) -> list[dict]:
+    """Per-sample jobs of one library of ``kit``: CPU, peak RSS and declared memory."""
+    folder = data / f"{kit}_{reads}"
+    sheet = folder / "samples.tsv"
+    if not sheet.exists():  # R01 at depth; 3 small libraries for a valid sheet
+        shutil.rmtree(folder, ignore_errors=True)
+        simulate_cohort(kit, folder, 2000, 2, 7, MATURE, HAIRPIN)
+        simulate_library(kit, folder / "fastq/R01.fastq.gz", reads, 7, MATURE, HAIRPIN)
+    run = workdir / kit
+    target = "results/counts/per_sample/R01.mature.tsv"
+    measurement = snakemake(run, {"samples": str(sheet), "protocol": kit}, target, cores=cores)
+    fastq = folder / "fastq/R01.fastq.gz"
+    collapsed = run / "results/collapsed/R01.fa"
+    bams = [run / f"results/align/{t}/R01.bam" for t in ("mature", "hairpin")]
+    declared = {
+        "trim": sizing.trim_mem_mb(fastq, PRESETS[kit]),
+        "align": sizing.align_mem_mb(collapsed),
+        "count": sizing.count_mem_mb(bams),
+    }
+    rows = []
+    for job in measurement.jobs:
+        for step, pattern in PER_SAMPLE.items():
+            if re.search(pattern, job.command):
+                rows.append(
+                    {
+                        "kit": kit,
+                        "reads": reads,
+                        "job": step,
+                        "cpu_s": round(job.cpu_s, 2),
+                        "wall_s": round(job.last_seen - job.first_seen, 1),
+                        "peak_rss_mb": round(job.peak_rss_mb),
+                        "declared_mem_mb": declared[step],
+                    }
+                )
+    return rows
+
+
+def kit_rows(args: argparse.Namespace, work: Path) -> list[dict]:
+    return [
+        row
+        for reads in args.memory_reads
+        for kit in args.kits
+        for row in kit_jobs(args.data, work / f"kit{reads}", kit, reads, args.cores)
+    ]
+
+
+def print_checks(whole: float, naive: float, dry: Measurement, kits: list[dict]) -> None:
+    ratio = naive / whole if whole > 0 else float("inf")
+    checks = [
+        (f"marginal whole workflow <= {TARGET_MARGINAL} cpu-s/M", whole <= TARGET_MARGINAL),
+        (f"naive / exomir >= {TARGET_RATIO}", ratio >= TARGET_RATIO),
+        (f"dry run <= {TARGET_DRY_RUN:.0f} s", dry.wall_s <= TARGET_DRY_RUN),
+    ]
+    for row in kits:
+        limit = 1000 if row["reads"] <= 1_000_000 else 2000
+        name = f"{row['kit']} {row['reads'] / 1e6:g} M {row['job']}"
+        checks.append((f"{name}: peak <= {limit} MB", row["peak_rss_mb"] <= limit))
+        checks.append((f"{name}: declared > peak", row["declared_mem_mb"] > row["peak_rss_mb"]))
+    print(f"\nnaive / exomir (marginal): {ratio:.1f}x")
+    for text, ok in checks:
+        print(f"  [{'ok' if ok else 'MISSED'}] {text}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reads", type=int, default=40_000, help="reads per library")
-    parser.add_argument("--per-group", type=int, default=6)
+    parser.add_argument("--small", type=int, default=100_000, help="reads per small library")
+    parser.add_argument("--large", type=int, default=1_000_000, help="reads per large library")
+    parser.add_argument("--per-group", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--dry-run-samples", type=int, default=1000)
+    parser.add_argument("--memory-reads", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--kits", nargs="*", default=["nextflex", "qiaseq"])
+    parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
+    parser.add_argument(
+        "--only-kits", action="store_true", help="only the per-sample kit runs (calibration)"
+    )
+    default_data = Path(tempfile.gettempdir()) / "exomir-benchmark-data"
+    parser.add_argument("--data", type=Path, default=default_data, help="simulated data cache")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="exomir-bench-") as tmp:
-        tmp = Path(tmp)
-        t0 = time.perf_counter()
-        simulate(
-            REPO / "resources/mirbase/hsa_mature.fa",
-            REPO / "resources/mirbase/hsa_hairpin.fa",
-            tmp / "data",
-            n_per_group=args.per_group,
-            reads_per_sample=args.reads,
+    with tempfile.TemporaryDirectory(prefix="exomir-benchmark-") as tmp:
+        work = args.keep or Path(tmp)
+        if args.only_kits:
+            print(pd.DataFrame(kit_rows(args, work)).to_string(index=False))
+            return
+        small = measure_cohort(
+            truseq_cohort(args.data, args.small, args.per_group), work / "s", args.cores
         )
-        simulated = time.perf_counter() - t0
-        config = tmp / "config.yaml"
-        config.write_text(f"samples: {tmp / 'data' / 'samples.tsv'}\n")
-        cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--quiet", "all"]
-        cmd += ["--directory", str(tmp / "run"), "--configfile", str(config)]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=REPO, check=True)
-        wall = time.perf_counter() - t0
-
-        run = tmp / "run"
-        raw = sum(
-            pd.read_json(p, typ="series")["raw_reads"]
-            for p in (run / "results/qc/preprocess").glob("*.json")
+        large = measure_cohort(
+            truseq_cohort(args.data, args.large, args.per_group), work / "l", args.cores
         )
-        rows = []
-        for path in sorted((run / "results/benchmarks").rglob("*.tsv")):
-            bench = pd.read_csv(path, sep="\t")
-            rows.append(
-                {
-                    "step": path.parent.name,
-                    "s": bench["s"].iloc[0],
-                    "max_rss_mb": bench["max_rss"].iloc[0],
-                }
-            )
-        per_step = (
-            pd.DataFrame(rows)
-            .groupby("step")
-            .agg(jobs=("s", "size"), seconds=("s", "sum"), max_rss_mb=("max_rss_mb", "max"))
+        whole = print_stages(small, large)
+        naive = (large.naive.cpu_s - small.naive.cpu_s) / ((large.reads - small.reads) / 1e6)
+        print(
+            f"{'naive script':15s} {large.naive.cpu_s / large.reads * 1e6:9.2f} {naive:9.2f} "
+            f"{large.naive.peak_rss_mb:12.0f}   (same files, same run)"
         )
-        trim_seconds = (
-            per_step.loc["cutadapt", "seconds"] if "cutadapt" in per_step.index else float("nan")
+        dry = dry_run(work / "dry", args.dry_run_samples, args.cores)
+        print(
+            f"\ndry run, {args.dry_run_samples} samples: {dry.wall_s:.1f} s wall, "
+            f"{dry.cpu_s:.1f} cpu-s"
         )
-
-    print(
-        f"libraries: {2 * args.per_group} x {args.reads:,} simulated reads ({raw:,} raw reads in all)"
-    )
-    print(f"simulation: {simulated:.1f} s")
-    print(f"workflow wall time ({args.cores} cores): {wall:.1f} s")
-    print(
-        f"trimming + collapsing: {raw / trim_seconds:,.0f} reads/s per job (summed job time {trim_seconds:.1f} s)"
-    )
-    print(per_step.round(2).to_string())
+        kits = kit_rows(args, work)
+        if kits:
+            print("\nper-sample jobs (one library each)")
+            print(pd.DataFrame(kits).to_string(index=False))
+        print_checks(whole, naive, dry, kits)
 
 
 if __name__ == "__main__":

@@ -153,25 +153,32 @@ def mature_names(step: int = 10) -> list[str]:
 
 
 def preprocess_in(folder: Path, sample: str, fastq: Path, protocol, **settings):
-    """``exomir.preprocess.run`` with its outputs in ``folder`` and the default trimming.
+    """``exomir.preprocess.run`` with its files in ``folder`` and the default settings.
 
-    Outputs: collapsed.fa, cutadapt.json, lengths.tsv, summary.json, trim.log,
-    protocol.json, umi.log; ``settings`` override any argument.
+    Files: collapsed.fa, collapsed_long.fa, cutadapt.json, lengths.tsv, summary.json,
+    protocol.json, trim.log, umi.log. ``settings`` override keys of the config's
+    ``trimming`` block (quality_cutoff, keep_untrimmed, error_rate, min_length, ...)
+    and ``threads``.
     """
     from exomir import preprocess
 
-    arguments = {
-        "window": preprocess.LengthWindow(16, 30),
-        "quality_cutoff": 20,
-        "keep_untrimmed": False,
-        "threads": 1,
-        "collapsed_fasta": str(folder / "collapsed.fa"),
-        "adapter_json": str(folder / "cutadapt.json"),
-        "lengths_tsv": str(folder / "lengths.tsv"),
-        "summary_json": str(folder / "summary.json"),
-        "log": str(folder / "trim.log"),
-        "detection_json": str(folder / "protocol.json"),
-        "umi_log": str(folder / "umi.log"),
-        **settings,
-    }
-    return preprocess.run(sample=sample, fastq=str(fastq), protocol=protocol, **arguments)
+    trimming = {**DEFAULTS["trimming"], "threads": 1, **settings}
+    files = preprocess.SampleFiles(
+        collapsed=str(folder / "collapsed.fa"),
+        collapsed_long=str(folder / "collapsed_long.fa"),
+        cutadapt_report=str(folder / "cutadapt.json"),
+        lengths=str(folder / "lengths.tsv"),
+        read_fates=str(folder / "summary.json"),
+        kit_record=str(folder / "protocol.json"),
+        log=str(folder / "trim.log"),
+        umi_log=str(folder / "umi.log"),
+    )
+    return preprocess.run(
+        sample,
+        str(fastq),
+        protocol,
+        preprocess.LengthWindow(trimming["min_length"], trimming["max_length"]),
+        preprocess.Trimming.from_config(trimming, trimming["threads"]),
+        (DEFAULTS["qc"]["auto_reads"], DEFAULTS["qc"]["auto_min_confidence"]),
+        files,
+    )

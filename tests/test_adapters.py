@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import preprocess_in
+from conftest import DEFAULTS, preprocess_in
 from exomir import adapters
 from exomir.protocols import PRESETS, kit_read, resolve_protocol
 from exomir.reference import read_fasta
+
+AUTO_READS = DEFAULTS["qc"]["auto_reads"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +58,7 @@ def write_fastq(path: Path, reads: list[str]) -> Path:
 )
 def test_known_kits_are_recognised(tmp_path, kit, read_length, n5, n3, n_umi, expected):
     reads = library(PRESETS[kit], read_length=read_length, n5=n5, n3=n3, n_umi=n_umi)
-    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads))
+    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads), AUTO_READS)
     assert detection.method == "known"
     assert detection.adapter == PRESETS[kit].adapter_3p
     assert detection.confidence > 0.8
@@ -72,7 +74,7 @@ def test_qiaseq_wins_over_the_readthrough_adapter(tmp_path):
     the adapter that comes first in the read is the library's."""
     reads = library(PRESETS["qiaseq"], read_length=75, n_umi=12)
     assert sum(PRESETS["nebnext"].adapter_3p[:10] in r for r in reads) > 0.5 * len(reads)
-    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads))
+    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads), AUTO_READS)
     assert detection.adapter_name == "qiaseq"
     assert detection.known_support["nebnext"] < 0.05
 
@@ -80,7 +82,7 @@ def test_qiaseq_wins_over_the_readthrough_adapter(tmp_path):
 def test_unknown_adapter_found_by_kmers(tmp_path):
     custom = resolve_protocol("custom", {"adapter": HEPG2_3P})
     reads = library(custom, read_length=43)
-    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads))
+    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads), AUTO_READS)
     assert detection.method == "kmer"
     assert HEPG2_3P.startswith(detection.adapter)
     assert len(detection.adapter) >= 15
@@ -91,7 +93,7 @@ def test_unknown_adapter_found_by_kmers(tmp_path):
 
 def test_random_bases_need_both_ends_for_nextflex(tmp_path):
     reads = library(PRESETS["truseq"], n5=4)  # 4 random nt at the 5' end only
-    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads))
+    detection = adapters.detect(write_fastq(tmp_path / "r.fastq.gz", reads), AUTO_READS)
     assert (detection.random_5p, detection.random_3p) == (4, 0)
     protocol = adapters.protocol_from_detection(detection)
     assert protocol.name == "auto" and (protocol.clip_5p, protocol.clip_3p) == (4, 0)
@@ -101,7 +103,7 @@ def test_low_confidence_stops_and_suggests_custom(tmp_path):
     rng = random.Random(2)
     reads = ["".join(rng.choice("ACGT") for _ in range(50)) for _ in range(2000)]  # no adapter
     fastq = write_fastq(tmp_path / "trimmed_already.fastq.gz", reads)
-    detection = adapters.detect(fastq)
+    detection = adapters.detect(fastq, AUTO_READS)
     assert detection.confidence < 0.25
     with pytest.raises(adapters.DetectionError) as error:
         adapters.check_confidence(detection, 0.25, "P7", fastq)
@@ -112,7 +114,7 @@ def test_low_confidence_stops_and_suggests_custom(tmp_path):
 
 def test_empty_file_is_a_clear_error(tmp_path):
     fastq = write_fastq(tmp_path / "empty.fastq.gz", [])
-    detection = adapters.detect(fastq)
+    detection = adapters.detect(fastq, AUTO_READS)
     assert detection.reads_sampled == 0
     with pytest.raises(adapters.DetectionError, match="no read of at least"):
         adapters.check_confidence(detection, 0.25, "E", fastq)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import json
 from collections import Counter
 
+import pytest
+
+from conftest import preprocess_in
 from exomir import preprocess
+from exomir.fastq import inspect
+from exomir.protocols import PRESETS, kit_read, resolve_protocol
 
 
 def test_count_sequences_reads_every_fourth_line():
@@ -56,3 +63,88 @@ def test_truncated_fastq_is_a_clear_error_naming_sample_and_file(tmp_path):
         match=r"(?s)sample 'P07': cannot trim .*broken\.fastq\.gz: .*ended.*Fix:",
     ):
         preprocess_in(tmp_path, "P07", fastq, PRESETS["truseq"])
+
+
+def _kit_fastq_text(kit: str, n: int = 400, quality: str = "I") -> str:
+    inserts = ["TAGCTTATCAGACTGATGTTGA", "TGAGGTAGTAGGTTGTATAGTT", "AACCCGTAGATCCGAACTTGTG"]
+    protocol = PRESETS[kit]
+    length = 75 if protocol.umi_length else 50
+    lines = []
+    for i in range(n):
+        umi = "".join("ACGT"[(i >> (2 * k)) & 3] for k in range(protocol.umi_length))
+        five = "ACGT"[i % 4] * protocol.clip_5p
+        three = "TGCA"[i % 4] * protocol.clip_3p
+        read = kit_read(protocol, inserts[i % 3], length, five, three, umi)
+        lines.append(f"@r{i}\n{read}\n+\n{quality * len(read)}\n")
+    return "".join(lines)
+
+
+def test_fasta_given_as_fastq_is_a_clear_error(tmp_path):
+
+    fasta = tmp_path / "P03.fastq.gz"
+    records = _kit_fastq_text("truseq").splitlines()
+    fasta.write_bytes(
+        gzip.compress(
+            "".join(f">{h[1:]}\n{s}\n" for h, s in zip(records[::4], records[1::4])).encode()
+        )
+    )
+    with pytest.raises(
+        preprocess.InputError, match=r"(?s)sample 'P03'.*P03\.fastq\.gz.*FASTA.*Fix:"
+    ):
+        preprocess_in(tmp_path, "P03", fasta, PRESETS["truseq"])
+
+
+def test_not_fastq_is_a_clear_error(tmp_path):
+
+    table = tmp_path / "counts.fastq"
+    table.write_text("gene\tcount\nmiR-21\t5\n")
+    with pytest.raises(preprocess.InputError, match=r"(?s)sample 'P04'.*not FASTQ.*Fix:"):
+        preprocess_in(tmp_path, "P04", table, PRESETS["truseq"])
+
+
+def test_phred64_is_a_clear_error_and_phred33_is_not(tmp_path):
+
+    phred64 = tmp_path / "old.fastq"
+    phred64.write_text(_kit_fastq_text("truseq", quality="h"))  # Q40 in Phred+64
+    with pytest.raises(preprocess.InputError, match=r"(?s)sample 'P05'.*Phred\+64.*Fix: convert"):
+        preprocess_in(tmp_path, "P05", phred64, PRESETS["truseq"])
+    # all qualities between ';' and 'J' (Q26-41 in Phred+33) stay Phred+33
+    good = tmp_path / "good.fastq"
+    good.write_text(_kit_fastq_text("truseq", quality="F"))
+    assert inspect("P05", good).highest_quality == "F"
+    low = tmp_path / "low.fastq"
+    low.write_text(
+        _kit_fastq_text("truseq", quality="#").replace("\n+\n" + "#" * 5, "\n+\nh" + "#" * 4)
+    )
+    assert inspect("P05", low).lowest_quality == "#"
+
+
+def test_gzip_named_fastq_is_read_for_every_kit_and_auto(tmp_path):
+
+    for kit in ("truseq", "nextflex", "qiaseq", "auto"):
+        text = _kit_fastq_text("truseq" if kit == "auto" else kit)
+        plain, hidden = tmp_path / f"{kit}.fastq", tmp_path / f"{kit}_gz.fastq"
+        plain.write_text(text)
+        hidden.write_bytes(gzip.compress(text.encode()))
+        protocol = resolve_protocol("auto") if kit == "auto" else PRESETS[kit]
+        runs = []
+        for path in (plain, hidden):
+            folder = tmp_path / path.stem
+            folder.mkdir()
+            runs.append((preprocess_in(folder, "P06", path, protocol), folder))
+        (first, a), (second, b) = runs
+        assert first == second and first["reads_kept"] > 0
+        assert (a / "collapsed.fa").read_text() == (b / "collapsed.fa").read_text()
+
+
+def test_kit_record_carries_the_detection_for_every_kit(tmp_path):
+
+    fastq = tmp_path / "truseq.fastq"
+    fastq.write_text(_kit_fastq_text("truseq", n=2000))
+    summary = preprocess_in(tmp_path, "P08", fastq, PRESETS["nextflex"])  # wrong kit
+    record = json.loads((tmp_path / "protocol.json").read_text())
+    assert record["protocol"] == "nextflex" and record["detected"] is False
+    assert record["detection"]["adapter_name"] == "truseq"
+    assert record["detection"]["confidence"] == 1.0
+    assert (record["detection"]["random_5p"], record["detection"]["random_3p"]) == (0, 0)
+    assert summary["reads_kept"] == 0  # 8 nt clipped from 22-nt inserts: all too short

@@ -7,7 +7,6 @@ import gzip
 import random
 import zlib
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,7 +159,7 @@ def test_nextflex_without_clipping_would_keep_the_random_bases(tmp_path):
         kit_read(PRESETS["nextflex"], s, 50, random_bases(rng, 4), random_bases(rng, 4))
         for s in inserts
     ]
-    unclipped = replace(PRESETS["nextflex"], clip_5p=0, clip_3p=0)
+    unclipped = PRESETS["nextflex"]._replace(clip_5p=0, clip_3p=0)
     collapsed, _ = run_preprocess(tmp_path, unclipped, reads)
     assert not set(collapsed) & set(inserts)
 
@@ -205,8 +204,8 @@ def test_sample_protocols_from_sheet_column():
 
 def test_command_lines():
     nextflex = PRESETS["nextflex"]
-    assert "--discard-untrimmed" in adapter_pass_args(nextflex, 20, False)
-    assert "--discard-untrimmed" not in adapter_pass_args(nextflex, 20, True)
+    assert "--discard-untrimmed" in adapter_pass_args(nextflex, 20, False, 0.1, 1)
+    assert "--discard-untrimmed" not in adapter_pass_args(nextflex, 20, True, 0.1, 1)
     assert clip_pass_args(nextflex) == ["cutadapt", "--cut", "4", "--cut", "-4"]
     assert clip_pass_args(PRESETS["truseq"]) == []
     two = resolve_protocol("custom", {"adapter": "ACGTACGTAC", "adapter_5p": "^CAGTCG,^TGACTC"})
@@ -244,3 +243,10 @@ def test_sheet_protocol_column_is_validated(tmp_path):
     sheet.write_text(sheet.read_text().replace("nextflexx", "auto"))
     table = read_sample_sheet(sheet, require_fastq=True)
     assert list(table["protocol"]) == ["qiaseq", "", "truseq", "auto"]
+
+
+def test_error_rate_reaches_the_adapter_pass():
+    truseq = PRESETS["truseq"]
+    args = adapter_pass_args(truseq, 20, False, 0.15, 1)
+    assert args[args.index("--error-rate") + 1] == "0.15"
+    assert "--quality-cutoff" not in adapter_pass_args(truseq, None, False, 0.1, 1)

@@ -131,7 +131,7 @@ def test_umis_come_from_the_raw_read(qiaseq_run, tmp_path):
     """The UMI on every read name is the one simulated after that read's adapter."""
     commands = [
         umi_extract_args(QIASEQ, str(qiaseq_run["fastq"]), str(tmp_path / "umi.log")),
-        [*adapter_pass_args(QIASEQ, 20, False), "--quiet", "--output", "-", "-"],
+        [*adapter_pass_args(QIASEQ, 20, False, 0.1, 1), "--quiet", "--output", "-", "-"],
     ]
     with open(tmp_path / "log.txt", "w") as log:
         pairs = preprocess._run_chain(commands, log, "Q1", "x", umi.count_umi_sequences)
@@ -145,7 +145,7 @@ def test_umi_taken_after_trimming_would_miss_the_truth(qiaseq_run, tmp_path):
     one and the counts above could not be met."""
     trimmed = subprocess.run(
         [
-            *adapter_pass_args(QIASEQ, 20, False),
+            *adapter_pass_args(QIASEQ, 20, False, 0.1, 1),
             "--quiet",
             "--output",
             "-",
@@ -278,3 +278,44 @@ def test_reads_without_adapter_or_complete_umi_are_dropped(tmp_path):
     assert summary["raw_reads"] == 30
     assert summary["umi_extracted_reads"] == 20
     assert summary["molecules_kept"] == 20
+
+
+def test_external_sort_counts_every_pair(tmp_path):
+    """``sort | uniq -c`` with a 1 MB buffer (so that it spills to temporary files) gives the
+    pair counts of an in-memory table, insert by insert in byte order."""
+    rng = random.Random(23)
+    inserts = [random_seq(rng, rng.randint(0, 24)).encode() for _ in range(300)]
+    lines = [
+        b"%s\t%s\n" % (rng.choice(inserts), random_seq(rng, 4).encode()) for _ in range(120_000)
+    ]
+    rows = list(umi.sorted_pair_counts(iter(lines), str(tmp_path), buffer_mb=1))
+    expected = Counter(tuple(line.rstrip(b"\n").split(b"\t")) for line in lines)
+    assert {(i, u): n for i, u, n in rows} == expected
+    assert [(i, u) for i, u, _ in rows] == sorted(expected)
+    assert len({i for i, _, _ in rows}) == len({i for i, _ in expected})
+
+
+def test_hamming_clusterer_is_umi_tools_directional_clustering():
+    """Same clusters as umi_tools' own UMIClusterer, on dense UMI sets of 3 to 400 UMIs
+    (umi_tools switches to its substring index above 25), N included."""
+    network = umi._umi_tools_network()
+    rng = random.Random(17)
+    for _ in range(150):
+        stem = random_seq(rng, rng.choice([6, 8, 9, 10]))
+        counts: dict[bytes, int] = {}
+        for _ in range(rng.choice([3, 10, 30, 100, 400])):
+            tail = "".join(rng.choice("ACGTN" if rng.random() < 0.05 else "ACGT") for _ in stem)
+            code = (stem + tail)[:12].encode()
+            counts[code] = counts.get(code, 0) + rng.choice([1, 1, 1, 2, 3, 5, 8, 20, 50])
+        counts = dict(sorted(counts.items()))
+        ours = umi.HammingClusterer().clusterer(counts, 1)
+        theirs = network.UMIClusterer(cluster_method="directional")(counts, 1)
+        assert sorted(map(sorted, ours)) == sorted(map(sorted, theirs))
+
+
+def test_streamed_deduplication_equals_the_in_memory_table(qiaseq_run, tmp_path):
+    pairs = Counter({(i.encode(), u.encode()): n for (i, u), n in qiaseq_run["pairs"].items()})
+    lines = [b"%s\t%s\n" % pair for pair, n in pairs.items() for _ in range(n)]
+    random.Random(2).shuffle(lines)
+    streamed = umi.deduplicate_sorted(umi.sorted_pair_counts(iter(lines), str(tmp_path)))
+    assert streamed == umi.deduplicate(pairs)

@@ -32,12 +32,13 @@ The confidence of a detection is the fraction of the sampled reads (at least
 
 from __future__ import annotations
 
-import gzip
 import heapq
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
+
+from xopen import xopen
 
 from .protocols import (
     CATS_POLY_A,
@@ -67,7 +68,6 @@ RANDOM_TOP = 20
 MAX_RANDOM = 6
 MIN_INSERTS_FOR_RANDOM = 200
 MIN_KNOWN_SUPPORT = 0.10  # a known adapter in fewer reads hands over to the k-mer search
-DEFAULT_READS = 20_000
 
 
 class DetectionError(ValueError):
@@ -95,11 +95,10 @@ class Detection:
         return asdict(self)
 
 
-def read_sequences(fastq: str | Path, n_reads: int = DEFAULT_READS) -> list[str]:
+def read_sequences(fastq: str | Path, n_reads: int) -> list[str]:
     """The first ``n_reads`` sequences of a plain or gzipped FASTQ."""
-    opener = gzip.open if str(fastq).endswith(".gz") else open
-    try:
-        with opener(fastq, "rt") as handle:
+    try:  # xopen recognises gzip by its magic bytes, whatever the file is named
+        with xopen(fastq, "rt", threads=0) as handle:
             return [line.strip().upper() for line in islice(handle, 1, 4 * n_reads, 4)]
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read {fastq}: {error}") from None
@@ -208,7 +207,7 @@ def _random_offset(profile: list[float]) -> int:
     return next(o for o, value in enumerate(profile) if value >= 0.9 * top)
 
 
-def detect(fastq: str | Path, n_reads: int = DEFAULT_READS) -> Detection:
+def detect(fastq: str | Path, n_reads: int) -> Detection:
     """Detect the 3' adapter and random insert-end bases of a FASTQ from its first reads."""
     reads = [r for r in read_sequences(fastq, n_reads) if len(r) >= MIN_READ_LENGTH]
     n = len(reads)

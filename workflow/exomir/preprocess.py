@@ -1,47 +1,82 @@
-"""Streamed trimming and collapsing of one sample.
+"""Trimming and collapsing of one sample: the read fates and the collapsed inserts.
 
-The passes of :mod:`exomir.protocols` (``umi_tools extract`` for QIAseq, then
-cutadapt) are chained through pipes; the final FASTQ stream is never written
-to disk: its sequence lines are counted (``collections.Counter`` runs in C)
-and identical inserts become one FASTA record ``seq_<rank>_x<count>``. For a
-UMI kit the count is the number of molecules (:mod:`exomir.umi`), not reads.
+The sample's FASTQ is first checked (:func:`exomir.fastq.inspect`: FASTA,
+Phred+64, not FASTQ stop with a clear message; gzip is recognised by its
+magic bytes) and its adapter detected from its first reads
+(:mod:`exomir.adapters`), whatever its configured kit: the kit record
+(``kit_record``) carries the detection for the QC table, and
+``protocol: auto`` trims with it. Then one of three paths trims the reads
+with cutadapt (:mod:`exomir.protocols` gives the passes), streamed through
+pipes, and identical inserts become one FASTA record ``seq_<rank>_x<count>``:
 
-With ``protocol: auto`` the adapter is first detected from the sample's first
-reads (:mod:`exomir.adapters`); the detection, or the configured protocol, is
-written to the sample's adapter JSON for the QC table.
+* **distinct reads** (kits without random bases or UMIs,
+  :func:`exomir.protocols.trims_distinct_reads`): identical quality-trimmed
+  raw reads are counted first and trimmed once (:mod:`exomir.distinct`);
+* **every read** (NEXTflex, custom or detected layouts with clipped ends):
+  cutadapt's output is counted as it streams;
+* **UMI** (QIAseq): ``umi_tools extract`` then cutadapt; (insert, UMI) pairs
+  go through an external sort and are deduplicated insert by insert
+  (:mod:`exomir.umi`); the count of an insert is its number of molecules.
+
+All paths give the same numbers for the same reads: raw reads, reads with
+adapter, the insert-length histogram (dimers, too short, too long, kept) and
+cutadapt's JSON report, all counted in reads.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import sys
+import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, NamedTuple
 
-from . import adapters, umi
+from . import adapters, distinct, pipes, umi
+from . import fastq as fastq_input
+from .fastq import InputError
 from .protocols import (
     Protocol,
     adapter_pass_args,
     clip_pass_args,
     front_pass_args,
+    trims_distinct_reads,
     umi_extract_args,
 )
 
 DIMER_MAX_LENGTH = 5  # inserts this short after trimming are adapter dimers
+# first reads scanned to check a named kit (0.15 cpu-s; protocol auto scans qc.auto_reads)
+CHECK_READS = 20_000
 
-
-class InputError(RuntimeError):
-    """A sample's input cannot be processed; the message says which and how to fix it."""
+__all__ = ["InputError", "LengthWindow", "Trimming", "run"]
 
 
 @dataclass(frozen=True)
 class LengthWindow:
-    min_length: int = 16
-    max_length: int = 30
+    """Insert lengths counted as miRNA candidates (config trimming.min_length, max_length)."""
+
+    min_length: int
+    max_length: int
+
+
+@dataclass(frozen=True)
+class Trimming:
+    """Settings of the cutadapt passes (config ``trimming``) and the job's threads."""
+
+    quality_cutoff: int
+    keep_untrimmed: bool
+    error_rate: float
+    threads: int
+
+    @classmethod
+    def from_config(cls, trimming: Any, threads: int) -> Trimming:
+        """From the validated config's ``trimming`` block."""
+        return cls(
+            trimming["quality_cutoff"], trimming["keep_untrimmed"], trimming["error_rate"], threads
+        )
 
 
 def count_sequences(stream: IO[bytes]) -> Counter:
@@ -60,10 +95,11 @@ def collapsed_records(counts: Counter, window: LengthWindow) -> list[tuple[str, 
     return kept
 
 
-def write_collapsed(records: list[tuple[str, int]], path: str | Path) -> None:
+def write_collapsed(records: list[tuple[str, int]], path: str | Path, prefix: str = "seq") -> None:
+    """FASTA of collapsed inserts named ``<prefix>_<rank>_x<count>``."""
     with open(path, "w") as out:
         for rank, (seq, n) in enumerate(records, start=1):
-            out.write(f">seq_{rank}_x{n}\n{seq}\n")
+            out.write(f">{prefix}_{rank}_x{n}\n{seq}\n")
 
 
 def length_histogram(counts: Counter) -> dict[int, int]:
@@ -101,53 +137,184 @@ def summarise(
     }
 
 
-def _input_error(sample: str, fastq: str, detail: str) -> InputError:
-    return InputError(
-        f"sample '{sample}': cannot trim {fastq}: {detail.strip()}\n"
-        "Fix: check that the file is a complete FASTQ (plain or gzipped) and that the "
-        "sample sheet points to the right file."
-    )
-
-
 def resolve_sample_protocol(
     sample: str,
-    fastq: str,
+    fastq_path: str,
     protocol: Protocol,
-    adapter_json: str | None,
-    auto_reads: int = adapters.DEFAULT_READS,
-    auto_min_confidence: float = 0.25,
+    kit_record: str,
+    auto_reads: int,
+    auto_min_confidence: float,
 ) -> Protocol:
     """The protocol to trim with: the configured one, or the detected one for ``auto``.
 
-    Writes the sample's kit record: the protocol used and, for every sample, the
-    adapter detection of its first reads (the QC compares the two). With
+    The adapter is detected from the first reads of every sample
+    (``auto_reads`` for ``auto``, at most ``CHECK_READS`` to check a named
+    kit); the kit record ``kit_record`` holds the protocol used, whether it was
+    chosen by the detection (``detected``, ``auto`` only) and the detection
+    itself (``detection``: adapter found, its support, random 5'/3' bases), so
+    that QC can flag a sample whose reads do not match its configured kit. For
     ``auto``, a detection below ``auto_min_confidence`` stops with a
     :class:`~exomir.adapters.DetectionError`.
     """
-    try:
-        detection = adapters.detect(fastq, auto_reads)
-    except adapters.DetectionError:
-        raise
-    except ValueError as error:
-        raise _input_error(sample, fastq, str(error)) from None
-    detected = protocol.is_auto
-    if detected:
-        adapters.check_confidence(detection, auto_min_confidence, sample, fastq)
+    chosen = protocol.is_auto
+    detection = adapters.detect(fastq_path, auto_reads if chosen else min(auto_reads, CHECK_READS))
+    if chosen:
+        adapters.check_confidence(detection, auto_min_confidence, sample, fastq_path)
         protocol = adapters.protocol_from_detection(detection)
-    if adapter_json:
-        record = {
-            "sample": sample,
-            "detected": detected,
-            **protocol.as_dict(),
-            "confidence": detection.confidence if detected else None,
-            "random_5p": detection.random_5p if detected else None,
-            "random_3p": detection.random_3p if detected else None,
-            "detection": detection.to_dict(),
-        }
-        with open(adapter_json, "w") as out:
-            json.dump(record, out, indent=1, sort_keys=False)
-            out.write("\n")
+    record = {
+        "sample": sample,
+        "detected": chosen,
+        **protocol.as_dict(),
+        "confidence": detection.confidence if chosen else None,
+        "random_5p": detection.random_5p if chosen else None,
+        "random_3p": detection.random_3p if chosen else None,
+        "detection": detection.to_dict(),
+    }
+    with open(kit_record, "w") as out:
+        json.dump(record, out, indent=1, sort_keys=False)
+        out.write("\n")
     return protocol
+
+
+def _extra_passes(protocol: Protocol) -> list[list[str]]:
+    """The 5' adapter and clip passes after the adapter pass (FASTA or FASTQ in and out)."""
+    passes = [front_pass_args(protocol), clip_pass_args(protocol)]
+    return [[*extra, "--quiet", "--output", "-", "-"] for extra in passes if extra]
+
+
+def _run_chain(
+    commands: list[Sequence[str]],
+    log_handle: IO[str],
+    sample: str,
+    fastq_path: str,
+    counter: Callable[[IO[bytes]], Any] = count_sequences,
+    feed: Iterable[bytes] | None = None,
+) -> Any:
+    """Run commands connected by pipes; ``counter`` of the last one's output."""
+    try:
+        return pipes.run_chain(commands, log_handle, counter, feed)
+    except pipes.ChainError as error:
+        raise InputError(
+            f"sample '{sample}': cannot trim {fastq_path}: {error}\n"
+            "Fix: check that the file is a complete FASTQ (plain or gzipped) and that the "
+            "sample sheet points to the right file."
+        ) from None
+
+
+def _log_commands(log_handle: IO[str], commands: list[Sequence[str]]) -> None:
+    log_handle.write("# " + "\n# | ".join(" ".join(c) for c in commands) + "\n")
+    log_handle.flush()
+
+
+def trim_every_read(
+    sample: str,
+    fastq_path: str,
+    protocol: Protocol,
+    trimming: Trimming,
+    cutadapt_report: str,
+    log: IO[str],
+) -> Counter:
+    """Reads per insert, cutadapt run on every read."""
+    adapter = adapter_pass_args(
+        protocol,
+        trimming.quality_cutoff,
+        trimming.keep_untrimmed,
+        trimming.error_rate,
+        trimming.threads,
+    )
+    commands = [[*adapter, "--json", cutadapt_report, "--output", "-", fastq_path]]
+    commands += _extra_passes(protocol)
+    _log_commands(log, commands)
+    return _run_chain(commands, log, sample, fastq_path)
+
+
+def trim_distinct_reads(
+    sample: str,
+    fastq_path: str,
+    protocol: Protocol,
+    trimming: Trimming,
+    cutadapt_report: str,
+    log: IO[str],
+) -> Counter:
+    """Reads per insert, each distinct quality-trimmed raw read trimmed once.
+
+    Writes cutadapt's report counted in raw reads (:mod:`exomir.distinct`).
+    """
+    raw = fastq_input.count_raw_reads(sample, fastq_path, trimming.quality_cutoff)
+    log.write(
+        f"# counting pass: {raw.raw_reads} raw reads, {len(raw.sequences)} distinct after "
+        f"3' quality trimming (cutoff {trimming.quality_cutoff}, "
+        f"{raw.quality_trimmed_bp} bases trimmed)\n"
+    )
+    keep = trimming.keep_untrimmed
+    # one core: the distinct sequences are few, and more cores cost more CPU than they save
+    adapter = adapter_pass_args(protocol, None, keep, trimming.error_rate, 1)
+    with tempfile.TemporaryDirectory(prefix="exomir-trim-") as tmp:
+        report_path = str(Path(tmp) / "distinct.cutadapt.json")
+        commands = [[*adapter, "--json", report_path, "--fasta", "--output", "-", "-"]]
+        commands += _extra_passes(protocol)
+        _log_commands(log, commands)
+        inserts = _run_chain(
+            commands,
+            log,
+            sample,
+            fastq_path,
+            lambda stream: distinct.read_trimmed(stream, raw.counts),
+            distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
+        )
+        report = distinct.read_report(report_path)
+    matches = distinct.repeated_read_matches(raw, adapter, log)
+    report = distinct.weighted_report(
+        report, matches, raw, keep, fastq_path, trimming.quality_cutoff
+    )
+    distinct.write_report(report, cutadapt_report)
+    return inserts
+
+
+def trim_umi_reads(
+    sample: str,
+    fastq_path: str,
+    protocol: Protocol,
+    trimming: Trimming,
+    cutadapt_report: str,
+    log: IO[str],
+    umi_log: str,
+) -> tuple[Counter, Counter, dict]:
+    """(molecules, reads) per insert of a UMI kit, and the UMI extraction counts."""
+    commands: list[Sequence[str]] = []
+    source = fastq_path
+    if fastq_input.is_gzipped(fastq_path) and not fastq_path.endswith(".gz"):
+        commands.append(["gzip", "-dc", fastq_path])  # umi_tools goes by the file name
+        source = "/dev/stdin"
+    commands.append(umi_extract_args(protocol, source, umi_log))
+    # one core: umi_tools extract, upstream, is several times slower than cutadapt
+    adapter = adapter_pass_args(
+        protocol, trimming.quality_cutoff, trimming.keep_untrimmed, trimming.error_rate, 1
+    )
+    commands.append([*adapter, "--json", cutadapt_report, "--output", "-", "-"])
+    commands += _extra_passes(protocol)
+    _log_commands(log, commands)
+    with tempfile.TemporaryDirectory(prefix="exomir-umi-") as tmp:
+
+        def deduplicate(stream: IO[bytes]) -> tuple[Counter, Counter]:
+            rows = umi.sorted_pair_counts(umi.pair_lines(stream), tmp)
+            return umi.deduplicate_sorted(umi.checked_rows(rows, protocol.umi_length))
+
+        molecules, reads = _run_chain(commands, log, sample, fastq_path, deduplicate)
+    return molecules, reads, umi.parse_extract_log(umi_log)
+
+
+class SampleFiles(NamedTuple):
+    """The files one trimming job writes (one name per file, as in the rule's outputs)."""
+
+    collapsed: str  # inserts in the length window, >seq_<rank>_x<count>
+    collapsed_long: str  # longer inserts (tRNA halves...), >long_<rank>_x<count>
+    cutadapt_report: str  # cutadapt's JSON report, counted in raw reads
+    lengths: str  # insert-length histogram
+    read_fates: str  # the read-fate summary (JSON)
+    kit_record: str  # the kit used and the adapter detection (JSON)
+    log: str  # the commands and cutadapt's messages
+    umi_log: str  # umi_tools extract's log (a line saying there is none without UMIs)
 
 
 def run(
@@ -155,109 +322,61 @@ def run(
     fastq: str,
     protocol: Protocol,
     window: LengthWindow,
-    quality_cutoff: int,
-    keep_untrimmed: bool,
-    threads: int,
-    collapsed_fasta: str,
-    adapter_json: str,
-    lengths_tsv: str,
-    summary_json: str,
-    log: str,
-    detection_json: str | None = None,
-    umi_log: str | None = None,
-    auto_reads: int = adapters.DEFAULT_READS,
-    auto_min_confidence: float = 0.25,
+    trimming: Trimming,
+    detection: tuple[int, float],
+    files: SampleFiles,
 ) -> dict[str, int]:
-    """Trim ``fastq`` (UMIs first for a UMI kit), collapse, and write the per-sample outputs.
+    """Check, trim and collapse ``fastq``; write the sample's files; return the read fates.
 
-    ``adapter_json`` is cutadapt's JSON report; ``detection_json`` the
-    sample's protocol record (see :func:`resolve_sample_protocol`).
+    ``detection`` is ``(qc.auto_reads, qc.auto_min_confidence)``.
     """
-    protocol = resolve_sample_protocol(
-        sample, fastq, protocol, detection_json, auto_reads, auto_min_confidence
-    )
-    commands: list[Sequence[str]] = []
-    if protocol.umi_length:
-        if not umi_log:
-            raise ValueError(f"sample '{sample}': protocol {protocol.name} needs a UMI log path")
-        commands.append(umi_extract_args(protocol, fastq, umi_log))
-        source = "-"
-    else:
-        source = fastq
-    adapter_cmd = adapter_pass_args(protocol, quality_cutoff, keep_untrimmed, threads)
-    commands.append([*adapter_cmd, "--json", adapter_json, "--output", "-", source])
-    for extra in (front_pass_args(protocol), clip_pass_args(protocol)):
-        if extra:
-            commands.append([*extra, "--quiet", "--output", "-", "-"])
-    if umi_log and not protocol.umi_length:
-        with open(umi_log, "w") as out:
-            out.write(f"no UMI extraction: protocol {protocol.name} has no UMI\n")
-    with open(log, "w") as log_handle:
-        log_handle.write("# " + "\n# | ".join(" ".join(c) for c in commands) + "\n")
-        log_handle.flush()
-        if protocol.umi_length:
-            pairs = _run_chain(commands, log_handle, sample, fastq, umi.count_umi_sequences)
-        else:
-            counts = _run_chain(commands, log_handle, sample, fastq, count_sequences)
-    with open(adapter_json) as handle:
-        adapter_report = json.load(handle)
-    extra_summary: dict = {"protocol": protocol.name, "umi": bool(protocol.umi_length)}
+    fastq_input.inspect(sample, fastq)
+    protocol = resolve_sample_protocol(sample, fastq, protocol, files.kit_record, *detection)
+    extra: dict = {"protocol": protocol.name, "umi": bool(protocol.umi_length)}
     raw_reads = None
-    if protocol.umi_length:
-        umi.umi_length_check(pairs, protocol.umi_length)
-        molecules, counts = umi.deduplicate(pairs)
-        extracted = umi.parse_extract_log(umi_log)
-        raw_reads = extracted["umi_input_reads"]
-        extra_summary["umi_extracted_reads"] = extracted["umi_extracted_reads"]
-    else:
-        molecules = counts
+    with open(files.log, "w") as log_handle:
+        if protocol.umi_length:
+            molecules, counts, extracted = trim_umi_reads(
+                sample, fastq, protocol, trimming, files.cutadapt_report, log_handle, files.umi_log
+            )
+            raw_reads = extracted["umi_input_reads"]
+            extra["umi_extracted_reads"] = extracted["umi_extracted_reads"]
+        else:
+            path = trim_distinct_reads if trims_distinct_reads(protocol) else trim_every_read
+            counts = path(sample, fastq, protocol, trimming, files.cutadapt_report, log_handle)
+            molecules = counts
+            extra["distinct_reads"] = path is trim_distinct_reads
+    if not protocol.umi_length:
+        with open(files.umi_log, "w") as out:
+            out.write(f"no UMI extraction: protocol {protocol.name} has no UMI\n")
+    return write_outputs(sample, molecules, counts, window, raw_reads, extra, files)
+
+
+def write_outputs(
+    sample: str,
+    molecules: Counter,
+    counts: Counter,
+    window: LengthWindow,
+    raw_reads: int | None,
+    extra: dict,
+    files: SampleFiles,
+) -> dict:
+    """Collapsed inserts (in the window, and longer), length histogram and read fates."""
     records = collapsed_records(molecules, window)
-    write_collapsed(records, collapsed_fasta)
+    write_collapsed(records, files.collapsed)
+    longer = collapsed_records(molecules, LengthWindow(window.max_length + 1, sys.maxsize))
+    write_collapsed(longer, files.collapsed_long, prefix="long")
     hist = length_histogram(counts)
-    with open(lengths_tsv, "w") as out:
+    with open(files.lengths, "w") as out:
         out.write("length\treads\n")
         out.writelines(f"{length}\t{n}\n" for length, n in hist.items())
-    summary = summarise(adapter_report, hist, window, len(records), raw_reads)
+    with open(files.cutadapt_report) as handle:
+        report = json.load(handle)
+    summary = summarise(report, hist, window, len(records), raw_reads)
     summary["molecules_kept"] = sum(n for _, n in records)
-    summary.update(extra_summary)
-    with open(summary_json, "w") as out:
+    summary["long_molecules"] = sum(n for _, n in longer)
+    summary.update(extra)
+    with open(files.read_fates, "w") as out:
         json.dump({"sample": sample, **summary}, out, indent=1)
         out.write("\n")
     return summary
-
-
-def _run_chain(
-    commands: list[Sequence[str]],
-    log_handle: IO[str],
-    sample: str,
-    fastq: str,
-    counter: Callable[[IO[bytes]], Counter] = count_sequences,
-) -> Counter:
-    """Run commands connected by pipes; count the last one's output with ``counter``."""
-    procs: list[subprocess.Popen] = []
-    upstream = None
-    for cmd in commands:
-        proc = subprocess.Popen(cmd, stdin=upstream, stdout=subprocess.PIPE, stderr=log_handle)
-        if upstream is not None:
-            upstream.close()  # the downstream process owns the pipe now
-        upstream = proc.stdout
-        procs.append(proc)
-    assert upstream is not None
-    counts = counter(upstream)
-    upstream.close()
-    failed = [(cmd, p.wait()) for cmd, p in zip(commands, procs)]
-    failed = [(cmd, rc) for cmd, rc in failed if rc != 0]
-    if failed:
-        log_handle.flush()
-        detail = (
-            _last_error_line(log_handle.name) or f"{failed[0][0][0]} exited with {failed[0][1]}"
-        )
-        raise _input_error(sample, fastq, detail)
-    return counts
-
-
-def _last_error_line(log_path: str) -> str:
-    with open(log_path) as handle:
-        lines = [line for line in handle if line.strip() and not line.startswith("#")]
-    errors = [line for line in lines if "rror" in line]
-    return (errors or lines or [""])[-1]

@@ -34,8 +34,7 @@ sees the full insert-length histogram (dimers, too short, too long).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 TRUSEQ_3P = "TGGAATTCTCGGGTGCCAAGG"
 ILLUMINA_V1_3P = "TCGTATGCCGTCTTCTGCTTG"
@@ -51,9 +50,12 @@ CUSTOM = "custom"
 OVERRIDE_KEYS = ("adapter", "adapter_5p", "clip_5p", "clip_3p")
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """How a library kit lays out a read: adapters and bases to clip from the insert."""
+class Protocol(NamedTuple):
+    """How a library kit lays out a read: adapters and bases to clip from the insert.
+
+    A named tuple (compared and printed by value), so that Snakemake sees a sample's
+    changed kit in the trimming rule's params and trims it again.
+    """
 
     name: str
     adapter_3p: str
@@ -62,7 +64,7 @@ class Protocol:
     clip_3p: int = 0  # bases cut from the insert's 3' end after adapter removal
     umi_length: int = 0  # UMI right after the 3' adapter (QIAseq)
     description: str = ""
-    extra_adapter_args: tuple[str, ...] = field(default=())
+    extra_adapter_args: tuple[str, ...] = ()
 
     @property
     def is_auto(self) -> bool:
@@ -167,7 +169,7 @@ def resolve_protocol(name: str, overrides: Mapping[str, Any] | None = None) -> P
     for key in ("adapter_5p", "clip_5p", "clip_3p"):
         if key in overrides:
             changes[key] = overrides[key]
-    protocol = replace(base, **changes)
+    protocol = base._replace(**changes)
     _check_sequence(protocol.adapter_3p, "adapter")
     for adapter in _split_adapters(protocol.adapter_5p):
         _check_sequence(adapter.lstrip("^"), "adapter_5p")
@@ -241,15 +243,45 @@ def umi_extract_args(protocol: Protocol, fastq: str, log: str) -> list[str]:
 
 
 def adapter_pass_args(
-    protocol: Protocol, quality_cutoff: int, keep_untrimmed: bool, threads: int = 1
+    protocol: Protocol,
+    quality_cutoff: int | None,
+    keep_untrimmed: bool,
+    error_rate: float,
+    threads: int,
 ) -> list[str]:
-    """cutadapt arguments of the adapter pass (input and output not included)."""
-    args = ["cutadapt", "--cores", str(threads), "--quality-cutoff", str(quality_cutoff)]
+    """cutadapt arguments of the adapter pass (input and output not included).
+
+    ``quality_cutoff`` None: no quality trimming in this pass (the distinct-read
+    path trims qualities while counting, :mod:`exomir.distinct`). ``error_rate``
+    is cutadapt's ``--error-rate`` (config ``trimming.error_rate``).
+    """
+    args = ["cutadapt", "--cores", str(threads)]
+    if quality_cutoff is not None:
+        args += ["--quality-cutoff", str(quality_cutoff)]
+    args += ["--error-rate", str(error_rate)]
     args += ["--adapter", protocol.adapter_3p]
     args += list(protocol.extra_adapter_args)
     if not keep_untrimmed:
         args.append("--discard-untrimmed")
     return args
+
+
+def trims_distinct_reads(protocol: Protocol) -> bool:
+    """Whether identical raw reads are trimmed once (:mod:`exomir.distinct`) for this kit.
+
+    Correct for every kit without UMI (cutadapt's result depends on the read's
+    sequence only, once quality-trimmed); worth it where raw reads repeat: kits
+    whose reads carry no random bases (truseq, illumina, illumina_v1, nebnext,
+    and cats, whose 3 template-switch nt take few values). NEXTflex's 8 random
+    nt make nearly every raw read distinct, as do the clipped ends of a custom
+    or detected layout (assumed random): those keep trimming every read. UMI
+    kits need each read's UMI, taken before trimming.
+    """
+    if protocol.umi_length:
+        return False
+    if protocol.name == "cats":
+        return True
+    return not (protocol.clip_5p or protocol.clip_3p)
 
 
 def front_pass_args(protocol: Protocol) -> list[str]:

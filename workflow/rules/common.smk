@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
+from exomir import sizing
 from exomir.settings import SettingsError, load_run, name_pattern
 from exomir.wrapper import prepare_job_environment
 

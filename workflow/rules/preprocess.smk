@@ -1,9 +1,11 @@
 rule trim_reads:
-    """Kit-specific trimming (UMI extraction, cutadapt; streamed), collapsing of identical inserts."""
+    """Kit-specific trimming and collapsing: identical raw reads trimmed once (kits without
+    random bases or UMIs), UMI molecules counted through an external sort."""
     input:
         fastq=lambda wildcards: RUN.fastq(wildcards.sample),
     output:
         collapsed="results/collapsed/{sample}.fa",
+        collapsed_long="results/collapsed/{sample}.long.fa",
         cutadapt_report="results/qc/cutadapt/{sample}.cutadapt.json",
         lengths="results/qc/lengths/{sample}.tsv",
         read_fates="results/qc/read_fates/{sample}.json",
@@ -16,9 +18,14 @@ rule trim_reads:
         "results/benchmarks/trim_reads/{sample}.tsv"
     conda:
         "../../envs/umi_tools.yaml"
-    threads: 2
+    threads: lambda wildcards: sizing.trim_threads(RUN.protocols[wildcards.sample])
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, input, attempt: sizing.trim_mem_mb(
+            input.fastq, RUN.protocols[wildcards.sample], attempt
+        ),
+        runtime=lambda wildcards, input: sizing.trim_runtime(
+            input.fastq, RUN.protocols[wildcards.sample]
+        ),
     params:
         protocol=lambda wildcards: RUN.protocols[wildcards.sample],
         trimming=config["trimming"],

@@ -2,6 +2,7 @@ rule align_reads:
     """Unique inserts of one sample, end to end, to the mature features, hairpins and tRNAs."""
     input:
         reads="results/collapsed/{sample}.fa",
+        long="results/collapsed/{sample}.long.fa",
         index=expand("results/reference/bowtie/{target}.1.ebwt", target=STAGES),
     output:
         bams=expand("results/align/{target}/{{sample}}.bam", target=STAGES),
@@ -11,19 +12,24 @@ rule align_reads:
         "results/benchmarks/align_reads/{sample}.tsv"
     conda:
         "../../envs/bowtie.yaml"
-    threads: 2
+    threads: sizing.ALIGN_MODEL.threads
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wildcards, input, attempt: sizing.align_mem_mb(
+            input.reads, attempt
+        ),
+        runtime=lambda wildcards, input: len(STAGES) * sizing.align_runtime(input.reads),
     params:
+        # index:bam:log:reads per stage; tRNAs also see the inserts longer than the window
         stages=lambda wildcards, input, output: " ".join(
-            f"{index.removesuffix('.1.ebwt')}:{bam}:logs/align_reads/{wildcards.sample}.{target}.log"
+            f"{index.removesuffix('.1.ebwt')}:{bam}:logs/align_reads/{wildcards.sample}.{target}.log:"
+            + (f"{input.reads},{input.long}" if target == "trna" else input.reads)
             for target, index, bam in zip(STAGES, input.index, output.bams)
         ),
         mismatches=config["alignment"]["mismatches"],
     shell:
-        "for stage in {params.stages}; do IFS=: read -r index bam log <<< $stage; "
+        "for stage in {params.stages}; do IFS=: read -r index bam log reads <<< $stage; "
         "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata --norc --sam "
-        "--no-unal -x $index {input.reads} 2> $log "
+        "--no-unal -x $index $reads 2> $log "
         "| samtools view --no-PG -b -o $bam - 2>> $log; done"
 
 
@@ -32,6 +38,7 @@ rule count_sample:
     input:
         unpack(stage_inputs),
         reads=rules.trim_reads.output.collapsed,
+        long=rules.trim_reads.output.collapsed_long,
         locations=rules.prepare_reference.output.locations,
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
@@ -47,7 +54,12 @@ rule count_sample:
     conda:
         "../../envs/pysam.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wildcards, input, attempt: sizing.count_mem_mb(
+            [input.mature_bam, input.hairpin_bam], attempt
+        ),
+        runtime=lambda wildcards, input: sizing.count_runtime(
+            [input.mature_bam, input.hairpin_bam]
+        ),
     params:
         alignment=config["alignment"],
         multimappers=config["counting"]["multimappers"],

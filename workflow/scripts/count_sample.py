@@ -5,7 +5,7 @@ from exomir.wrapper import run
 def main(smk, log):
     alignment = smk.params.alignment
     stages = composition.classify_sample(
-        [smk.input.reads],
+        [smk.input.reads, smk.input.long],
         smk.input.mature_bam,
         smk.input.hairpin_bam,
         smk.input.get("trna_bam"),
@@ -14,7 +14,7 @@ def main(smk, log):
         trna.read_features(smk.input.trna_table) if smk.input.get("trna_table") else {},
         smk.params.multimappers,
     )
-    summary = composition.write_sample_stages(stages, smk.wildcards.sample, False, smk.output)
+    summary = composition.write_sample_stages(stages, smk.wildcards.sample, True, smk.output)
     log.write(f"multimappers: {smk.params.multimappers}\n")
     log.write(", ".join(f"{key}: {summary[key]}" for key in composition.STAGE_KEYS) + "\n")
 

@@ -1,0 +1,79 @@
+"""Memory and run time of the per-sample jobs follow their input."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import zlib
+
+from exomir import sizing
+from exomir.protocols import PRESETS, resolve_protocol
+
+
+def fastq_bytes(n: int, start: int = 0) -> bytes:
+    return b"".join(
+        b"@read%d\n%s\n+\n%s\n" % (i, b"ACGT" * 12 + b"AC", b"I" * 50)
+        for i in range(start, start + n)
+    )
+
+
+def test_reads_are_estimated_from_size_and_first_bytes(tmp_path):
+    plain, packed, members = tmp_path / "a.fastq", tmp_path / "a.fastq.gz", tmp_path / "b.fq.gz"
+    plain.write_bytes(fastq_bytes(200_000))
+    packed.write_bytes(gzip.compress(fastq_bytes(200_000), compresslevel=6))
+    # bgzip-like: many independent gzip members
+    blocks = [fastq_bytes(500, start) for start in range(0, 200_000, 500)]
+    members.write_bytes(b"".join(gzip.compress(b) for b in blocks))
+    for path in (plain, packed, members):
+        assert abs(sizing.estimate_reads(path) - 200_000) < 0.05 * 200_000, path
+    empty = tmp_path / "empty.fastq.gz"
+    empty.write_bytes(b"")
+    assert sizing.estimate_reads(empty) == 0
+
+
+def test_memory_grows_with_reads_and_retries(tmp_path):
+    small, large = tmp_path / "s.fastq", tmp_path / "l.fastq"
+    small.write_bytes(fastq_bytes(10_000))
+    large.write_bytes(fastq_bytes(400_000))
+    for kit in ("truseq", "nextflex", "qiaseq"):
+        protocol = PRESETS[kit]
+        assert sizing.trim_mem_mb(large, protocol) > sizing.trim_mem_mb(small, protocol)
+        assert sizing.trim_mem_mb(small, protocol, attempt=2) == 2 * sizing.trim_mem_mb(
+            small, protocol
+        )
+        assert sizing.trim_runtime(small, protocol) == sizing.MIN_RUNTIME
+    # the UMI path holds GNU sort's buffer
+    assert (
+        sizing.trim_mem_mb(small, PRESETS["qiaseq"])
+        > sizing.trim_mem_mb(small, PRESETS["truseq"]) + sizing.SORT_BUFFER_MB
+    )
+    assert sizing.trim_path(PRESETS["truseq"]) == "distinct"
+    assert sizing.trim_path(PRESETS["nextflex"]) == "every"
+    assert sizing.trim_threads(PRESETS["qiaseq"]) >= 1
+    # auto is sized as the most demanding path: its kit is known only in the job
+    assert sizing.trim_path(resolve_protocol("auto")) == "umi"
+
+
+def test_runtime_follows_reads(tmp_path, monkeypatch):
+    fastq = tmp_path / "x.fastq"
+    fastq.write_bytes(fastq_bytes(10))
+    monkeypatch.setattr(sizing, "estimate_reads", lambda path: 20e6)  # a 20 M-read library
+    model = sizing.TRIM_MODELS["umi"]
+    expected = model.cpu_s_per_unit * 20 / 60 * sizing.RUNTIME_MARGIN
+    assert sizing.trim_runtime(fastq, PRESETS["qiaseq"]) == math.ceil(expected) > 30
+    assert sizing.trim_runtime(fastq, PRESETS["truseq"]) < sizing.trim_runtime(
+        fastq, PRESETS["qiaseq"]
+    )
+
+
+def test_align_and_count_follow_their_inputs(tmp_path):
+    fasta = tmp_path / "c.fa"
+    fasta.write_text("".join(f">seq_{i}_x1\nACGTACGTACGTACGTACGTAC\n" for i in range(100_000)))
+    tiny = tmp_path / "t.fa"
+    tiny.write_text(">seq_1_x1\nACGT\n")
+    assert sizing.align_mem_mb(fasta) > sizing.align_mem_mb(tiny)
+    assert sizing.align_runtime(tiny) == sizing.MIN_RUNTIME
+    bam = tmp_path / "x.bam"
+    bam.write_bytes(zlib.compress(bytes(range(256)) * 20_000))
+    assert sizing.count_mem_mb([bam, bam]) > sizing.count_mem_mb([tiny])
+    assert sizing.count_runtime([tiny]) == sizing.MIN_RUNTIME

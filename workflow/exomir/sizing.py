@@ -1,0 +1,160 @@
+"""Memory, run time and threads of the per-sample jobs, from the size of their input.
+
+Used by the rules' ``resources:`` and ``threads:`` (see the rules in the
+workflow). Every figure is a linear model ``fixed + per million reads``
+fitted to measured peaks (``benchmarks/workflow_benchmark.py``, simulated
+TruSeq, NEXTflex and QIAseq libraries of 0.1, 1 and 20 M reads; the
+measurements are in the benchmark notes) with a margin on top:
+
+* the reads of a FASTQ are estimated from its size and the bytes per read of
+  its first 256 kB (decompressed when gzipped), so a well-compressed file is not
+  mistaken for a small one;
+* memory is ``MEMORY_MARGIN`` times the model, and doubles with every retry
+  (``attempt``: ``snakemake --retries 1`` reruns a job killed for memory
+  with twice as much);
+* run time (minutes) is ``RUNTIME_MARGIN`` times the measured CPU time, as if
+  the threads gave no speed-up (they give little: one stage of each chain is
+  serial), at least ``MIN_RUNTIME``.
+
+The trimming job's memory follows the distinct sequences it holds: the
+distinct quality-trimmed raw reads (TruSeq-like kits), the distinct inserts
+(NEXTflex), or for QIAseq the distinct inserts plus GNU sort's buffer
+(:data:`exomir.umi.SORT_BUFFER_MB`); the model's per-million figure is the
+simulation's (12 % of reads random non-miRNA inserts, all distinct), a
+library with more distinct reads needs more and gets it on a retry.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .protocols import Protocol, trims_distinct_reads
+from .umi import SORT_BUFFER_MB
+
+SAMPLE_BYTES = 256 * 2**10  # bytes read to estimate the bytes per read of a FASTQ
+FASTA_BYTES_PER_RECORD = 35  # collapsed inserts: ">seq_<rank>_x<count>\n" + 16-30 nt
+MEMORY_MARGIN = 1.5
+RUNTIME_MARGIN = 3.0
+MIN_RUNTIME = 5  # minutes
+
+
+@dataclass(frozen=True)
+class Model:
+    """Measured cost of a job: fixed + per unit of input (million reads, or MB of BAM)."""
+
+    mem_mb: float  # peak RSS of the job's processes without input
+    mem_mb_per_unit: float
+    cpu_s_per_unit: float
+    threads: int  # useful maximum (measured)
+
+
+# Calibrated with `benchmarks/workflow_benchmark.py --only-kits --kits truseq nextflex qiaseq
+# --memory-reads 100000 1000000 20000000` (peak RSS of the job's processes, MB, at 0.1 / 1 /
+# 20 M reads): distinct (TruSeq) 57 / 104 / 907, every read (NEXTflex) 147 / 169 / 583, UMI
+# (QIAseq) 331 / 389 / 892; CPU seconds per million reads 2.3-2.9, 9.2-9.7, 46-49.
+# trimming: per million raw reads
+TRIM_MODELS = {
+    # one process at a time does most of the work: the counting pass, then cutadapt
+    "distinct": Model(mem_mb=150, mem_mb_per_unit=42, cpu_s_per_unit=3.0, threads=1),
+    # cutadapt --cores on the adapter pass, the clip pass and the counting run side by side
+    "every": Model(mem_mb=150, mem_mb_per_unit=25, cpu_s_per_unit=12.0, threads=4),
+    # umi_tools extract (one core) limits the speed; GNU sort holds its buffer
+    "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=26, cpu_s_per_unit=50.0, threads=2),
+}
+# align: per million collapsed inserts (estimated from the FASTA size); peak 20 MB measured
+ALIGN_MODEL = Model(mem_mb=100, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=2)
+# count: per MB of the sample's mature + hairpin BAMs; peak 36-77 MB measured
+COUNT_MODEL = Model(mem_mb=150, mem_mb_per_unit=150, cpu_s_per_unit=25.0, threads=1)
+
+
+@lru_cache(maxsize=4096)
+def _reads_in(path: str, size: int, mtime: float) -> float:
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if size == 0 or not head:
+        return 0.0
+    text, consumed = head, len(head)
+    if head[:2] == b"\x1f\x8b":
+        text, rest = b"", head
+        while rest[:2] == b"\x1f\x8b":  # every member of a multi-member (bgzip) file
+            member = zlib.decompressobj(31)
+            text += member.decompress(rest)
+            rest = member.unused_data
+        consumed = len(head) - len(rest)
+    records = text.count(b"\n") / 4
+    return records * size / max(consumed, 1)
+
+
+def estimate_reads(fastq: str | Path) -> float:
+    """Reads in a plain or gzipped FASTQ, from its size and its first bytes."""
+    stat = os.stat(fastq)
+    return _reads_in(str(fastq), stat.st_size, stat.st_mtime)
+
+
+def trim_path(protocol: Protocol) -> str:
+    """Which trimming path a kit takes: 'umi', 'distinct' or 'every' (read).
+
+    ``auto`` is sized as the most demanding path (its kit is known only in the job).
+    """
+    if protocol.umi_length or protocol.is_auto:
+        return "umi"
+    return "distinct" if trims_distinct_reads(protocol) else "every"
+
+
+def _memory(model: Model, units: float, attempt: int) -> int:
+    return math.ceil((model.mem_mb + model.mem_mb_per_unit * units) * MEMORY_MARGIN) * (
+        2 ** (attempt - 1)
+    )
+
+
+def _runtime(model: Model, units: float) -> int:
+    minutes = model.cpu_s_per_unit * units / 60 * RUNTIME_MARGIN
+    return max(MIN_RUNTIME, math.ceil(minutes))
+
+
+def trim_threads(protocol: Protocol) -> int:
+    """Useful maximum threads of the trimming job (Snakemake caps them at ``--cores``)."""
+    return TRIM_MODELS[trim_path(protocol)].threads
+
+
+def trim_mem_mb(fastq: str | Path, protocol: Protocol, attempt: int = 1) -> int:
+    """Memory (MB) of the trimming job of ``fastq``."""
+    return _memory(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6, attempt)
+
+
+def trim_runtime(fastq: str | Path, protocol: Protocol) -> int:
+    """Run time (minutes) of the trimming job of ``fastq``."""
+    return _runtime(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6)
+
+
+def _inserts(collapsed_fasta: str | Path) -> float:
+    return os.path.getsize(collapsed_fasta) / FASTA_BYTES_PER_RECORD / 1e6
+
+
+def align_mem_mb(collapsed_fasta: str | Path, attempt: int = 1) -> int:
+    """Memory (MB) of a bowtie job on a sample's collapsed inserts."""
+    return _memory(ALIGN_MODEL, _inserts(collapsed_fasta), attempt)
+
+
+def align_runtime(collapsed_fasta: str | Path) -> int:
+    """Run time (minutes) of a bowtie job."""
+    return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta))
+
+
+def count_mem_mb(bams: list[str | Path], attempt: int = 1) -> int:
+    """Memory (MB) of the counting job of a sample, from the size of its two BAMs."""
+    return _memory(COUNT_MODEL, _megabytes(bams), attempt)
+
+
+def count_runtime(bams: list[str | Path]) -> int:
+    """Run time (minutes) of the counting job of a sample."""
+    return _runtime(COUNT_MODEL, _megabytes(bams))
+
+
+def _megabytes(paths: list[str | Path]) -> float:
+    return sum(os.path.getsize(p) for p in paths) / 2**20
