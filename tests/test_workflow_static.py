@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -201,3 +202,67 @@ def test_config_readme_lists_every_key_with_the_schema_default():
 
     text = (REPO / "config" / "README.md").read_text()
     assert readme_with_keys(text) == text, "run: python -m exomir.schema config/README.md"
+
+
+# import name -> conda package that provides it (the package itself when absent)
+CONDA_PROVIDES = {
+    "sklearn": ("scikit-learn",),
+    "yaml": ("pyyaml",),
+    "matplotlib": ("matplotlib-base", "matplotlib"),
+    "Bio": ("biopython",),
+    "dnaio": ("cutadapt",),  # cutadapt's own dependencies
+    "xopen": ("cutadapt",),
+}
+
+
+def _imported_modules(path, top_level_only):
+    """Absolute module names imported by a Python file (``exomir.x`` for relative ones)."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in tree.body if top_level_only else ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = f"exomir.{node.module}" if node.level else node.module
+            if node.level and not node.module or module == "exomir":
+                names |= {f"exomir.{alias.name}" for alias in node.names}
+            else:
+                names.add(module)
+    return names
+
+
+def _third_party_imports(script):
+    """Packages a script needs when it runs: everything the script imports, and what the
+    exomir modules it reaches import when they are loaded (module level, transitively)."""
+    package = REPO / "workflow" / "exomir"
+    todo, seen, needed = [(script, False)], set(), set()
+    while todo:
+        path, top_level_only = todo.pop()
+        for name in _imported_modules(path, top_level_only):
+            root, _, rest = name.partition(".")
+            if root == "exomir":
+                module = (
+                    package / (rest.replace(".", "/") + ".py") if rest else package / "__init__.py"
+                )
+                if module.exists() and module not in seen:
+                    seen.add(module)
+                    todo.append((module, True))
+            elif root not in sys.stdlib_module_names and root != "__future__":
+                needed.add(root)
+    return needed
+
+
+def test_every_script_finds_its_imports_in_its_conda_env():
+    checked = 0
+    for path, name, body in _rules():
+        script = re.search(r'^\s+script:\n\s+"([^"]+)"', body, re.M)
+        if not script:
+            continue
+        env_file = re.search(r'^\s+conda:\n\s+"([^"]+)"', body, re.M).group(1)
+        deps = yaml.safe_load((path.parent / env_file).read_text())["dependencies"]
+        packages = {re.split(r"[ =<>]", dep)[0] for dep in deps}
+        for module in _third_party_imports((path.parent / script.group(1)).resolve()):
+            providers = CONDA_PROVIDES.get(module, (module,))
+            assert packages & set(providers), f"rule {name}: imports {module}, not in {env_file}"
+        checked += 1
+    assert checked >= 20
