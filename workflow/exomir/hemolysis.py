@@ -84,11 +84,18 @@ from . import de as de_mod
 from . import qc
 from .annotate import feature_accessions
 from .design import Contrast, design_variables, is_continuous, normalise_formula
+from .hemolysis_settings import (  # noqa: F401 (the guard's settings, re-exported)
+    ADJUST_MODES,
+    BLOOD_CELL_TYPES,
+    COVARIATES,
+    LIST_COLUMNS,
+    HemolysisError,
+    Settings,
+    check_cell_types,
+    read_blood_cell_list,
+    should_adjust,
+)
 
-BLOOD_CELL_TYPES = ("red_cell", "platelet", "leukocyte")
-LIST_COLUMNS = ("mirna", "mirna_as_written", "mimat", "cell_type", "source", "evidence")
-ADJUST_MODES = ("auto", "always", "never")
-COVARIATES = ("red_cell_score", "index")
 INDEX_COLUMN = "hemolysis_index"
 CAUTION_COLUMN = "blood_cell_caution"
 GROUP_COLUMNS = [
@@ -118,43 +125,9 @@ CAUTION_COLUMNS = [
 CHANGE_COLUMNS = ["feature", "padj", "padj_adjusted", "change", "blood_cell"]
 
 
-class HemolysisError(ValueError):
-    """Bad input to the hemolysis guard (the message names the file, key or sample)."""
-
-
 # --------------------------------------------------------------------------
 # The blood-cell list
 # --------------------------------------------------------------------------
-
-
-def read_blood_cell_list(path: str | Path) -> pd.DataFrame:
-    """The bundled (or a user's) blood-cell miRNA list, validated."""
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in LIST_COLUMNS if c not in table.columns]
-    if missing:
-        raise HemolysisError(
-            f"blood-cell list {path}: missing column(s) {', '.join(missing)} "
-            f"(expected {', '.join(LIST_COLUMNS)})"
-        )
-    bad = table[~table["cell_type"].isin(BLOOD_CELL_TYPES)]
-    if len(bad):
-        row = bad.index[0]
-        raise HemolysisError(
-            f"blood-cell list {path}, line {row + 2}: cell_type {bad.at[row, 'cell_type']!r} "
-            f"is not one of {', '.join(BLOOD_CELL_TYPES)}"
-        )
-    return table
-
-
-def check_cell_types(cell_types: Sequence[str]) -> tuple[str, ...]:
-    """The config's ``hemolysis.cell_types``, validated."""
-    unknown = [c for c in cell_types if c not in BLOOD_CELL_TYPES]
-    if unknown:
-        raise HemolysisError(
-            f"hemolysis.cell_types: unknown cell type(s) {', '.join(unknown)}; "
-            f"choose from {', '.join(BLOOD_CELL_TYPES)}"
-        )
-    return tuple(cell_types)
 
 
 def listed_features(
@@ -618,15 +591,6 @@ def add_caution_to_hits(hits: pd.DataFrame, caution: pd.DataFrame) -> pd.DataFra
 # --------------------------------------------------------------------------
 
 
-def should_adjust(mode: str, differs: str) -> bool:
-    """``hemolysis.adjust``: ``always``, ``never``, or ``auto`` (when hemolysis differs)."""
-    if mode not in ADJUST_MODES:
-        raise HemolysisError(
-            f"hemolysis.adjust is {mode!r}; choose one of {', '.join(ADJUST_MODES)}"
-        )
-    return mode == "always" or (mode == "auto" and differs == "yes")
-
-
 def _fit(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -784,39 +748,6 @@ def sensitivity(
 # --------------------------------------------------------------------------
 # Settings and the whole guard for one contrast
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The config's ``hemolysis`` block (defaults and descriptions in the schema)."""
-
-    blood_cell_list: str
-    cell_types: tuple[str, ...]
-    alpha: float
-    min_rho: float
-    track_fdr: float
-    adjust: str
-    covariate: str
-
-    @classmethod
-    def from_config(cls, block: Mapping[str, Any]) -> Settings:
-        """Validated settings from the (schema-validated) ``hemolysis`` block."""
-        settings = cls(
-            blood_cell_list=str(block["blood_cell_list"]),
-            cell_types=check_cell_types(block["cell_types"]),
-            alpha=float(block["alpha"]),
-            min_rho=float(block["min_rho"]),
-            track_fdr=float(block["track_fdr"]),
-            adjust=str(block["adjust"]),
-            covariate=str(block["covariate"]),
-        )
-        should_adjust(settings.adjust, "no")  # raises for an unknown mode
-        if settings.covariate not in COVARIATES:
-            raise HemolysisError(
-                f"hemolysis.covariate is {settings.covariate!r}; choose one of "
-                f"{', '.join(COVARIATES)}"
-            )
-        return settings
 
 
 def index_table(

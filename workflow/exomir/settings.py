@@ -33,6 +33,8 @@ from .biomarker_settings import (
 from .composition import Reference, references_from_config
 from .count import check_multimappers
 from .design import Contrast, is_continuous, listing
+from .hemolysis_settings import Settings as HemolysisSettings
+from .hemolysis_settings import read_blood_cell_list
 from .protocols import OVERRIDE_KEYS, Protocol, resolve_protocol, sample_protocols
 from .qc import QCSettings, find_feature
 from .samplesheet import read_sample_sheet, shared_fastq
@@ -311,9 +313,7 @@ def _composition_references(config: Mapping, root: Path, workdir: Path) -> tuple
 
 def _blood_cell_list(config: Mapping, root: Path, workdir: Path) -> str:
     """The blood-cell list of the hemolysis guard, read and checked."""
-    from .hemolysis import Settings, read_blood_cell_list
-
-    settings = Settings.from_config(config["hemolysis"])
+    settings = HemolysisSettings.from_config(config["hemolysis"])
     path = resolve_path(settings.blood_cell_list, root, workdir)
     if not Path(path).is_file():
         raise SettingsError(f"config key hemolysis.blood_cell_list: {path} does not exist")
