@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import tool_env
 
 pytestmark = pytest.mark.workflow
 
@@ -117,6 +122,41 @@ def test_mirtop_isomir_annotation(example_run):
     assert "Name hsa-miR-486-5p" in attributes
     assert "iso_3p" in attributes and "iso_add3p" in attributes
     assert (example_run / "results/isomirs/mirtop/mirtop_stats.txt").stat().st_size > 0
+
+
+def _gff_counts(path):
+    """(sample, read, miRNA, variant) → count, from a mirGFF3 file."""
+    samples, counts = [], {}
+    for line in path.read_text().splitlines():
+        if line.startswith("## COLDATA:"):
+            samples = line.split(":", 1)[1].strip().split(",")
+        if not line or line.startswith("#"):
+            continue
+        attributes = dict(
+            a.strip().split(" ", 1) for a in line.split("\t")[8].split(";") if a.strip()
+        )
+        key = (attributes["Read"], attributes["Name"], attributes["Variant"])
+        for sample, value in zip(samples, attributes["Expression"].split(",")):
+            if int(value):
+                counts[(sample, *key)] = counts.get((sample, *key), 0) + int(value)
+    return counts
+
+
+@pytest.mark.parametrize("sample", ["R01", "S06"])
+def test_mirtop_on_distinct_inserts_equals_mirtop_on_the_sample_alone(
+    example_run, sample, tmp_path
+):
+    """Every insert, its miRNA, variant and count, as mirtop gives them from this BAM alone."""
+    bam = tmp_path / f"{sample}.bam"  # mirtop writes a sorted copy beside its input
+    shutil.copyfile(example_run / f"results/align/hairpin/{sample}.bam", bam)
+    reference = example_run / "results/reference"
+    command = ["mirtop", "gff", "--format", "BAM", "--sps", "hsa", "--hairpin"]
+    command += [str(reference / "hairpin.fa"), "--gtf", str(reference / "hairpin_coordinates.gff3")]
+    subprocess.run([*command, "-o", str(tmp_path / "alone"), str(bam)], env=tool_env(), check=True)
+    alone = _gff_counts(tmp_path / "alone" / "mirtop.gff")
+    cohort = _gff_counts(example_run / "results/isomirs/mirtop/mirtop.gff")
+    assert len(alone) > 500
+    assert {k: v for k, v in cohort.items() if k[0] == sample} == alone
 
 
 def _one_edit_apart(a: str, b: str) -> bool:

@@ -115,7 +115,7 @@ rule merge_counts:
 
 
 rule annotate_isomirs:
-    """isomiR annotation in the mirGFF3 standard (mirtop) from the hairpin alignments of all samples."""
+    """isomiR annotation in the mirGFF3 standard (mirtop): each distinct hairpin-aligned insert once, counts per sample."""
     input:
         bams=expand("results/align/hairpin/{sample}.bam", sample=SAMPLES),
         hairpin="results/reference/hairpin.fa",
