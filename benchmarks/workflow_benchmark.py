@@ -56,12 +56,12 @@ HAIRPIN = REPO / "resources/mirbase/hsa_hairpin.fa"
 NAIVE = REPO / "benchmarks/naive_pipeline.sh"
 # stage of a job, from its command line (script name or tool)
 STAGES = [
-    ("trim+collapse", r"trim_collapse\.py"),
+    ("trim+collapse", r"trim_reads\.py"),
     ("align", r"\bbowtie (?!-build)|bowtie --threads"),
-    ("count", r"count_sample\.py|count_matrix\.py"),
-    ("DE", r"pydeseq2_diffexp\.py"),
+    ("count", r"count_sample\.py|merge_counts\.py"),
+    ("DE", r"fit_diffexp\.py"),
 ]
-PER_SAMPLE = {"trim": r"trim_collapse\.py", "align": r"bowtie --threads", "count": r"count_sample"}
+PER_SAMPLE = {"trim": r"trim_reads\.py", "align": r"bowtie --threads", "count": r"count_sample"}
 TARGET_MARGINAL = 2.5  # cpu-s per million reads, whole workflow, TruSeq
 TARGET_RATIO = 3.0
 TARGET_DRY_RUN = 10.0  # seconds
@@ -112,7 +112,7 @@ def truseq_cohort(data: Path, reads: int, per_group: int) -> Path:
 
 
 def raw_reads(workdir: Path) -> int:
-    summaries = (workdir / "results/qc/preprocess").glob("*.json")
+    summaries = (workdir / "results/qc/read_fates").glob("*.json")
     return int(sum(pd.read_json(p, typ="series")["raw_reads"] for p in summaries))
 
 
@@ -143,7 +143,7 @@ class Cohort:
 def measure_cohort(sheet: Path, workdir: Path, cores: int) -> Cohort:
     run = workdir / "exomir"
     exomir = snakemake(run, {"samples": str(sheet)}, "all", cores=cores)
-    index = run / "results/reference/bowtie/mature_features"
+    index = run / "results/reference/bowtie/mature"
     fastqs = sorted(str(p) for p in (sheet.parent / "fastq").glob("*.fastq.gz"))
     naive = run_measured(
         ["bash", str(NAIVE), str(index), str(workdir / "naive"), str(cores), *fastqs],

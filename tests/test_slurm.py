@@ -1,0 +1,148 @@
+"""The cluster profile on a real single-node SLURM: the README's command, and a cancelled job.
+
+The cluster comes from ``../shared/tools/slurm-single-node.sh`` (Debian slurm-wlm + munge, no
+job accounting); where it cannot start (no root, no package mirror, no script), the tests skip
+with the reason. A cluster this module started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, shared_data, tool_env
+
+pytestmark = pytest.mark.workflow
+
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
+RULES = REPO / "workflow" / "rules"
+# tables a user reads: every TSV under results/ except the per-job timings
+COMPARED = "results/**/*.tsv"
+
+
+def _rule_names() -> set[str]:
+    text = "\n".join(p.read_text() for p in RULES.glob("*.smk"))
+    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+
+
+def test_profile_names_only_rules_that_exist():
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert set(profile.get("set-resources", {})) <= _rule_names()
+    snakefile = (REPO / "workflow" / "Snakefile").read_text()
+    local = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, flags=re.M).group(1)
+    assert set(re.findall(r"\w+", local)) - {"all"} <= _rule_names()
+
+
+def test_profile_settings_are_not_overridden_by_the_default_profile():
+    """The cluster command names the profile with --workflow-profile: it replaces
+    profiles/default, so nothing of the workstation profile can win key by key."""
+    readme = (REPO / "README.md").read_text()
+    assert "--workflow-profile profiles/slurm" in readme
+    assert "--profile profiles/slurm" not in readme
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert profile["slurm-status-command"] == "squeue"
+    assert profile["latency-wait"] >= 30
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A running single-node SLURM, or skip with the reason."""
+    script = shared_data().parent / "tools" / "slurm-single-node.sh"
+    if not script.exists():
+        pytest.skip(f"{script} not found")
+    if shutil.which("sinfo") and _idle():
+        yield
+        return
+    start = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
+    if start.returncode != 0 or not _idle():
+        pytest.skip(f"single-node SLURM did not start: {(start.stderr or start.stdout)[-500:]}")
+    yield
+    subprocess.run(["bash", str(script), "stop"], capture_output=True)
+
+
+def _idle() -> bool:
+    proc = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return proc.returncode == 0 and "idle" in proc.stdout
+
+
+def _cluster_command(workdir: Path, example_dir: Path) -> list[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "my.yaml").write_text(f"samples: {example_dir / 'samples.tsv'}\n")
+    return [
+        *(sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm"),
+        *("--configfile", str(workdir / "my.yaml"), "--directory", str(workdir)),
+    ]
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _assert_same_tables(run: Path, reference: Path) -> None:
+    tables = sorted(p.relative_to(reference) for p in reference.glob(COMPARED))
+    tables = [t for t in tables if "benchmarks" not in t.parts]
+    assert len(tables) > 50
+    for table in tables:
+        same = subprocess.run(["cmp", "-s", str(reference / table), str(run / table)])
+        assert same.returncode == 0, f"{table} differs from the local run"
+
+
+def test_readme_cluster_command_reproduces_the_local_run(slurm, example_dir, example_run, tmp_path):
+    proc = _run(_cluster_command(tmp_path / "cluster", example_dir))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    # the per-sample chain is grouped: far fewer SLURM jobs than samples × steps
+    submitted = proc.stdout.count("has been submitted with SLURM jobid")
+    assert 0 < submitted <= 15, submitted
+    _assert_same_tables(tmp_path / "cluster", example_run)
+
+
+def _running_sample_job(run_id: str, timeout: float = 120) -> str:
+    """SLURM id of a running per-sample job of this run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = subprocess.run(
+            ["squeue", "-h", "--name", run_id, "-t", "RUNNING", "-o", "%i %k"],
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+        for line in queue:
+            if "group_sample" in line or "sample_align" in line:
+                return line.split()[0]
+        time.sleep(1)
+    raise AssertionError(f"no running per-sample job of {run_id} within {timeout} s")
+
+
+def test_cancelled_job_is_reported_and_a_rerun_completes(slurm, example_dir, example_run, tmp_path):
+    workdir = tmp_path / "cancel"
+    proc = subprocess.Popen(
+        _cluster_command(workdir, example_dir),
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    run_id = None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if match := re.search(r"SLURM run ID: (\S+)", line):
+            run_id = match.group(1)
+            break
+    assert run_id, "".join(lines)
+    subprocess.run(["scancel", _running_sample_job(run_id)], check=True)
+    output = "".join(lines) + proc.stdout.read()
+    assert proc.wait() != 0
+    assert "CANCELLED" in output
+    rerun = _run(_cluster_command(workdir, example_dir))
+    assert rerun.returncode == 0, rerun.stdout[-6000:]
+    _assert_same_tables(workdir, example_run)
