@@ -81,13 +81,17 @@ def run_both(tmp_path: Path, protocol: Protocol, reads: list[str], monkeypatch, 
     """Outputs of the distinct-read path and of the per-read path on the same reads."""
     fastq_path = tmp_path / "reads.fastq.gz"
     write_fastq(fastq_path, reads, seed=len(reads))
+    return run_both_on(tmp_path, fastq_path, protocol, monkeypatch, **settings)
+
+
+def run_both_on(tmp_path: Path, fastq_path: Path, protocol: Protocol, monkeypatch, **settings):
+    """The two paths on one FASTQ file: {path name: (folder, read fates)}."""
     results = {}
     for name, distinct_path in (("distinct", True), ("every", False)):
         folder = tmp_path / name
         folder.mkdir()
         monkeypatch.setattr(preprocess, "trims_distinct_reads", lambda p, d=distinct_path: d)
-        summary = preprocess_in(folder, "S1", fastq_path, protocol, **settings)
-        results[name] = (folder, summary)
+        results[name] = (folder, preprocess_in(folder, "S1", fastq_path, protocol, **settings))
     return results
 
 
@@ -113,6 +117,13 @@ def assert_same(results: dict) -> None:
     }
     assert d_sum["distinct_reads"] and not e_sum["distinct_reads"]
     assert report_numbers(d_dir / "cutadapt.json") == report_numbers(e_dir / "cutadapt.json")
+
+
+@pytest.mark.parametrize("sample", ["R01", "S06"])
+def test_example_libraries_give_the_per_read_results(tmp_path, monkeypatch, example_dir, sample):
+    """Real-size check: the example's libraries (TruSeq, ~50,000 reads) through both paths."""
+    fastq_path = example_dir / "fastq" / f"{sample}.fastq.gz"
+    assert_same(run_both_on(tmp_path, fastq_path, PRESETS["truseq"], monkeypatch))
 
 
 @pytest.mark.parametrize("kit", ["truseq", "nebnext", "illumina_v1", "cats"])
