@@ -9,7 +9,10 @@ What it does, on simulated libraries (seeded: every run measures the same reads)
    example's simulator), of ``--small`` and ``--large`` reads each (defaults
    6 x 0.1 M and 6 x 1 M); the whole workflow runs on each, then the naive lab
    script (``benchmarks/naive_pipeline.sh``: cutadapt and bowtie on every read,
-   ``samtools idxstats``) on the same files;
+   ``samtools idxstats``) on the same files; each ``--repeats`` times (default 3,
+   fresh run folders), and the run with the median total CPU is the one reported
+   (a single run's fixed costs vary by a few cpu-s, which the division by the
+   extra million reads turns into several tenths of a cpu-s per million);
 2. per stage (trim+collapse, align, count, DE, the rest), the CPU seconds
    (user + system, all processes) per million raw reads of the large cohort,
    and the **marginal** cost: (cost on the large cohort - cost on the small one)
@@ -140,17 +143,32 @@ class Cohort:
         return table
 
 
-def measure_cohort(sheet: Path, workdir: Path, cores: int) -> Cohort:
-    run = workdir / "exomir"
-    exomir = snakemake(run, {"samples": str(sheet)}, "all", cores=cores)
-    index = run / "results/reference/bowtie/mature"
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run with the median total CPU (runs of one command differ by the machine's noise)."""
+    return sorted(runs, key=lambda run: run.cpu_s)[len(runs) // 2]
+
+
+def measure_cohort(sheet: Path, workdir: Path, cores: int, repeats: int) -> Cohort:
+    """exomir and the naive script on one cohort, ``repeats`` times each; the median runs."""
     fastqs = sorted(str(p) for p in (sheet.parent / "fastq").glob("*.fastq.gz"))
-    naive = run_measured(
-        ["bash", str(NAIVE), str(index), str(workdir / "naive"), str(cores), *fastqs],
-        env=tool_env(),
-        log=workdir / "naive.log",
+    exomir, naive = [], []
+    for i in range(repeats):
+        run = workdir / f"exomir{i}"
+        exomir.append(snakemake(run, {"samples": str(sheet)}, "all", cores=cores))
+        index = run / "results/reference/bowtie/mature"
+        naive.append(
+            run_measured(
+                ["bash", str(NAIVE), str(index), str(workdir / f"naive{i}"), str(cores), *fastqs],
+                env=tool_env(),
+                log=workdir / f"naive{i}.log",
+            )
+        )
+    totals = ", ".join(f"{run.cpu_s:.1f}" for run in exomir)
+    print(
+        f"{sheet.parent.name}: exomir {totals} cpu-s; naive "
+        + ", ".join(f"{run.cpu_s:.1f}" for run in naive)
     )
-    return Cohort(raw_reads(run), exomir, naive)
+    return Cohort(raw_reads(workdir / "exomir0"), median_run(exomir), median_run(naive))
 
 
 def print_stages(small: Cohort, large: Cohort) -> float:
@@ -264,6 +282,9 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000, help="reads per large library")
     parser.add_argument("--per-group", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per cohort; the median run is reported"
+    )
     parser.add_argument("--dry-run-samples", type=int, default=1000)
     parser.add_argument("--memory-reads", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--kits", nargs="*", default=["nextflex", "qiaseq"])
@@ -277,14 +298,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="exomir-benchmark-") as tmp:
         work = args.keep or Path(tmp)
+        repeated = (args.cores, args.repeats)
         if args.only_kits:
             print(pd.DataFrame(kit_rows(args, work)).to_string(index=False))
             return
         small = measure_cohort(
-            truseq_cohort(args.data, args.small, args.per_group), work / "s", args.cores
+            truseq_cohort(args.data, args.small, args.per_group), work / "s", *repeated
         )
         large = measure_cohort(
-            truseq_cohort(args.data, args.large, args.per_group), work / "l", args.cores
+            truseq_cohort(args.data, args.large, args.per_group), work / "l", *repeated
         )
         whole = print_stages(small, large)
         naive = (large.naive.cpu_s - small.naive.cpu_s) / ((large.reads - small.reads) / 1e6)

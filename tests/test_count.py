@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pysam
 import pytest
 
 from conftest import write_reference_files
@@ -126,3 +127,20 @@ def test_merge_counts_fills_zeros(tmp_path):
     b.write_text("feature\treads\tambiguous\nm2\t1.0000\t0.0000\n")
     matrix = count.merge_counts({"A": a, "B": b}, ["m1", "m2", "m3"])
     assert matrix.to_dict() == {"A": {"m1": 3, "m2": 0, "m3": 0}, "B": {"m1": 0, "m2": 1, "m3": 0}}
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"), [("22", []), ("0A21", [0]), ("5A0C14G", [5, 6, 21]), ("10T11", [10])]
+)
+def test_mismatch_positions_from_md_equal_pysams_aligned_pairs(md, expected):
+    header = pysam.AlignmentHeader.from_dict({"SQ": [{"SN": "ref", "LN": 100}]})
+    aln = pysam.AlignedSegment(header)
+    aln.query_name, aln.query_sequence = "seq_1_x1", "A" * 22
+    aln.reference_id, aln.reference_start, aln.cigarstring = 0, 3, "22M"
+    aln.set_tags([("NM", len(expected)), ("MD", md)])
+    pairs = aln.get_aligned_pairs(matches_only=True, with_seq=True)
+    assert count._mismatch_positions(aln) == expected
+    assert [q for q, _, ref in pairs if ref.islower()] == expected
+    aln.cigarstring = "1S21M"  # not bowtie's: goes through the aligned pairs
+    aln.set_tags([("NM", 1), ("MD", "9T11")])
+    assert count._mismatch_positions(aln) == [10]

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -102,19 +103,28 @@ def test_bundled_checksums_are_the_readme_s():
         assert re.search(rf"`{path.name}`[^`]*`{reference.sha256(path)}`", readme), path.name
 
 
-def _wheel() -> Path | None:
-    candidates = [
-        os.environ.get("EXOMIR_MIMSEQ_WHEEL", ""),
-        "/tmp/mimseq/mimseq-1.3.11-py3-none-any.whl",
-    ]
-    return next((Path(p) for p in candidates if p and Path(p).is_file()), None)
+@pytest.fixture(scope="module")
+def mimseq_wheel(tmp_path_factory) -> Path:
+    """The mimseq 1.3.11 wheel: ``EXOMIR_MIMSEQ_WHEEL``, else downloaded from PyPI (3 MB)."""
+    given = os.environ.get("EXOMIR_MIMSEQ_WHEEL", "")
+    if given and zipfile.is_zipfile(given):
+        return Path(given)
+    folder = tmp_path_factory.mktemp("mimseq")
+    command = [sys.executable, "-m", "pip", "download", "mimseq==1.3.11", "--no-deps"]
+    done = subprocess.run(
+        [*command, "--only-binary", ":all:", "--quiet", "--dest", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    wheels = sorted(folder.glob("mimseq-1.3.11-*.whl"))
+    if done.returncode != 0 or not wheels:
+        reason = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+        pytest.skip(f"mimseq 1.3.11 wheel not downloadable from PyPI ({reason})")
+    return wheels[0]
 
 
-def test_rebuild_from_the_wheel_gives_the_bundled_files(tmp_path):
-    wheel = _wheel()
-    if wheel is None or not zipfile.is_zipfile(wheel):
-        pytest.skip("mimseq 1.3.11 wheel not found (set EXOMIR_MIMSEQ_WHEEL)")
-    paths = trna.build_reference(wheel, tmp_path)
+def test_rebuild_from_the_wheel_gives_the_bundled_files(tmp_path, mimseq_wheel):
+    paths = trna.build_reference(mimseq_wheel, tmp_path)
     for built, bundled in zip(paths, (FASTA, TABLE)):
         assert built.read_bytes() == bundled.read_bytes()
 

@@ -86,17 +86,38 @@ def references_from_config(entries: Sequence[Mapping[str, Any]]) -> list[Referen
     return references
 
 
+def read_collapsed(fasta: str | Path) -> dict[str, tuple[str, int]]:
+    """Inserts (name → sequence, reads) of a collapsed FASTA as the trimming step writes it.
+
+    Two lines per insert, ``>prefix_<rank>_x<count>`` then the sequence; read in
+    pairs of lines, as the file is long (one entry per distinct insert).
+    """
+    with open(fasta) as handle:
+        pairs = [(header.rstrip(), line.rstrip()) for header, line in zip(handle, handle)]
+        leftover = handle.readline()
+    if leftover.strip() or not all(header.startswith(">") for header, _ in pairs):
+        raise CompositionError(
+            f"{fasta}: not a collapsed FASTA (two lines per insert: >name, sequence); "
+            "count the FASTA files written by exomir's trimming step"
+        )
+    try:
+        return {h[1:]: (seq, int(h[h.rindex("_x") + 2 :])) for h, seq in pairs}
+    except ValueError:  # a name without _x<count>: say which
+        return {h[1:]: (seq, count.multiplicity(h[1:])) for h, seq in pairs}
+
+
 def read_inserts(fastas: Iterable[str | Path]) -> dict[str, tuple[str, int]]:
     """Collapsed inserts (name → sequence, reads) of one sample's FASTA files."""
     inserts: dict[str, tuple[str, int]] = {}
     for fasta in fastas:
-        for name, seq in read_fasta(fasta):
-            if name in inserts:
-                raise CompositionError(
-                    f"{fasta}: insert name '{name}' occurs twice among the sample's collapsed "
-                    "FASTA files; the long inserts need their own prefix (long_<rank>_x<count>)"
-                )
-            inserts[name] = (seq, count.multiplicity(name))
+        records = read_collapsed(fasta)
+        twice = next((name for name in records if name in inserts), None)
+        if twice is not None:
+            raise CompositionError(
+                f"{fasta}: insert name '{twice}' occurs twice among the sample's collapsed "
+                "FASTA files; the long inserts need their own prefix (long_<rank>_x<count>)"
+            )
+        inserts.update(records)
     return inserts
 
 

@@ -43,6 +43,7 @@ its collapse multiplicity, parsed from the read name ``seq_<rank>_x<count>``.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ ISOMIR_COLUMNS = (
     "assigned",
 )
 
+MD_MISMATCH = re.compile("[A-Za-z]")  # a mismatched reference base in an MD tag
 Evidence = tuple[int, int]  # (internal mismatches, tail mismatches): lower is better
 
 
@@ -164,12 +166,22 @@ def alignments_by_read(bam_path: str | Path):
 
 
 def _mismatch_positions(aln: pysam.AlignedSegment) -> list[int]:
-    """Read positions of mismatches (from the MD tag bowtie writes)."""
+    """Read positions of mismatches (from the MD tag bowtie writes).
+
+    bowtie 1 alignments are gapless and unclipped (one ``M`` operation), so the
+    MD tag's runs of matches give the positions directly; anything else goes
+    through pysam's aligned pairs.
+    """
     if not aln.has_tag("MD") or aln.get_tag("NM") == 0:
         return []
-    return [
-        q for q, _, ref in aln.get_aligned_pairs(matches_only=True, with_seq=True) if ref.islower()
-    ]
+    if aln.cigartuples != [(0, aln.query_length)]:
+        pairs = aln.get_aligned_pairs(matches_only=True, with_seq=True)
+        return [q for q, _, ref in pairs if ref.islower()]
+    positions, position = [], -1
+    for matches in MD_MISMATCH.split(aln.get_tag("MD"))[:-1]:
+        position += int(matches) + 1
+        positions.append(position)
+    return positions
 
 
 def evidence(aln: pysam.AlignedSegment) -> Evidence:
@@ -192,13 +204,14 @@ def _mature_candidates(bam, candidates, sequences) -> None:
 def _hairpin_candidates(bam, locations, tolerance, candidates, sequences, hairpins) -> None:
     for name, seq, alns in alignments_by_read(bam):
         sequences[name] = seq
-        hairpins[name] = (sorted({a.reference_name for a in alns}), min(map(evidence, alns)))
-        for a in alns:
+        evidences = list(map(evidence, alns))
+        hairpins[name] = (sorted({a.reference_name for a in alns}), min(evidences))
+        for a, found in zip(alns, evidences):
             for loc in locations.get(a.reference_name, []):
                 d5, d3 = a.reference_start - loc.start, a.reference_end - loc.end
                 if abs(d5) <= tolerance.tolerance_5p and abs(d3) <= tolerance.tolerance_3p:
                     record = (a.reference_name, d5, d3, a.get_tag("NM"), "hairpin")
-                    candidates[name].append((*evidence(a), HAIRPIN_STAGE, loc.feature, record))
+                    candidates[name].append((*found, HAIRPIN_STAGE, loc.feature, record))
 
 
 def mirna_hits(

@@ -169,9 +169,7 @@ def count_raw_reads(sample: str, fastq: str | Path, quality_cutoff: int) -> RawC
         pairs = count_pairs(fastq, quality_cutoff)
     except READ_ERRORS as error:
         raise _unreadable(sample, fastq, error) from None
-    index: dict[str, int] = {}
-    sequences: list[str] = []
-    counts: list[int] = []
+    reads: dict[str, int] = {}  # quality-trimmed sequence → raw reads, in first-seen order
     raw_reads = raw_bp = kept_bp = 0
     while pairs:
         (sequence, stop), n = pairs.popitem()
@@ -179,10 +177,5 @@ def count_raw_reads(sample: str, fastq: str | Path, quality_cutoff: int) -> RawC
         raw_bp += n * len(sequence)
         kept_bp += n * stop
         trimmed = sequence[:stop]
-        i = index.setdefault(trimmed, len(sequences))
-        if i == len(sequences):
-            sequences.append(trimmed)
-            counts.append(n)
-        else:
-            counts[i] += n
-    return RawCounts(sequences, counts, raw_reads, raw_bp, raw_bp - kept_bp)
+        reads[trimmed] = reads.get(trimmed, 0) + n
+    return RawCounts(list(reads), list(reads.values()), raw_reads, raw_bp, raw_bp - kept_bp)

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -91,7 +92,8 @@ def collapsed_records(counts: Counter, window: LengthWindow) -> list[tuple[str, 
         for seq, n in counts.items()
         if window.min_length <= len(seq) <= window.max_length
     ]
-    kept.sort(key=lambda item: (-item[1], item[0]))
+    kept.sort(key=itemgetter(0))
+    kept.sort(key=itemgetter(1), reverse=True)  # stable: equal counts stay by sequence
     return kept
 
 
