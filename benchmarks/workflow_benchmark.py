@@ -9,10 +9,11 @@ What it does, on simulated libraries (seeded: every run measures the same reads)
    example's simulator), of ``--small`` and ``--large`` reads each (defaults
    6 x 0.1 M and 6 x 1 M); the whole workflow runs on each, then the naive lab
    script (``benchmarks/naive_pipeline.sh``: cutadapt and bowtie on every read,
-   ``samtools idxstats``) on the same files; each ``--repeats`` times (default 3,
-   fresh run folders), and the run with the median total CPU is the one reported
-   (a single run's fixed costs vary by a few cpu-s, which the division by the
-   extra million reads turns into several tenths of a cpu-s per million);
+   ``samtools idxstats``) on the same files; the two cohorts in turn,
+   ``--repeats`` times (default 3, fresh run folders), and the repeat with the
+   median marginal cost of exomir is the one reported (a run's fixed costs vary
+   by a few cpu-s, which the division by the extra million reads turns into
+   tenths of a cpu-s per million; every repeat's figures are printed);
 2. per stage (trim+collapse, align, count, DE, the rest), the CPU seconds
    (user + system, all processes) per million raw reads of the large cohort,
    and the **marginal** cost: (cost on the large cohort - cost on the small one)
@@ -143,32 +144,46 @@ class Cohort:
         return table
 
 
-def median_run(runs: list[Measurement]) -> Measurement:
-    """The run with the median total CPU (runs of one command differ by the machine's noise)."""
-    return sorted(runs, key=lambda run: run.cpu_s)[len(runs) // 2]
-
-
-def measure_cohort(sheet: Path, workdir: Path, cores: int, repeats: int) -> Cohort:
-    """exomir and the naive script on one cohort, ``repeats`` times each; the median runs."""
+def measure_cohort(sheet: Path, workdir: Path, cores: int) -> Cohort:
+    """exomir, then the naive script, on one cohort."""
+    run = workdir / "exomir"
+    exomir = snakemake(run, {"samples": str(sheet)}, "all", cores=cores)
+    index = run / "results/reference/bowtie/mature"
     fastqs = sorted(str(p) for p in (sheet.parent / "fastq").glob("*.fastq.gz"))
-    exomir, naive = [], []
-    for i in range(repeats):
-        run = workdir / f"exomir{i}"
-        exomir.append(snakemake(run, {"samples": str(sheet)}, "all", cores=cores))
-        index = run / "results/reference/bowtie/mature"
-        naive.append(
-            run_measured(
-                ["bash", str(NAIVE), str(index), str(workdir / f"naive{i}"), str(cores), *fastqs],
-                env=tool_env(),
-                log=workdir / f"naive{i}.log",
-            )
-        )
-    totals = ", ".join(f"{run.cpu_s:.1f}" for run in exomir)
-    print(
-        f"{sheet.parent.name}: exomir {totals} cpu-s; naive "
-        + ", ".join(f"{run.cpu_s:.1f}" for run in naive)
+    naive = run_measured(
+        ["bash", str(NAIVE), str(index), str(workdir / "naive"), str(cores), *fastqs],
+        env=tool_env(),
+        log=workdir / "naive.log",
     )
-    return Cohort(raw_reads(workdir / "exomir0"), median_run(exomir), median_run(naive))
+    return Cohort(raw_reads(run), exomir, naive)
+
+
+def marginal(small: Measurement, large: Measurement, extra_reads: int) -> float:
+    """CPU seconds per million reads more."""
+    return (large.cpu_s - small.cpu_s) / (extra_reads / 1e6)
+
+
+def measure_pairs(sheets: tuple[Path, Path], work: Path, cores: int, repeats: int):
+    """Small and large cohort measured in turn, ``repeats`` times; the median repeat.
+
+    Alternating the cohorts makes a slow spell of the machine hit both sides of a
+    difference; the repeat with the median marginal cost of exomir is returned.
+    """
+    pairs = []
+    for i in range(repeats):
+        small = measure_cohort(sheets[0], work / f"s{i}", cores)
+        large = measure_cohort(sheets[1], work / f"l{i}", cores)
+        extra = large.reads - small.reads
+        pairs.append((marginal(small.exomir, large.exomir, extra), small, large))
+        naive = marginal(small.naive, large.naive, extra)
+        print(
+            f"repeat {i + 1}: exomir {small.exomir.cpu_s:.1f} / {large.exomir.cpu_s:.1f} cpu-s, "
+            f"marginal {pairs[-1][0]:.2f}; naive {small.naive.cpu_s:.1f} / "
+            f"{large.naive.cpu_s:.1f} cpu-s, marginal {naive:.2f}; ratio {naive / pairs[-1][0]:.1f}"
+        )
+    pairs.sort(key=lambda pair: pair[0])
+    _, small, large = pairs[len(pairs) // 2]
+    return small, large
 
 
 def print_stages(small: Cohort, large: Cohort) -> float:
@@ -302,14 +317,13 @@ def main() -> None:
         if args.only_kits:
             print(pd.DataFrame(kit_rows(args, work)).to_string(index=False))
             return
-        small = measure_cohort(
-            truseq_cohort(args.data, args.small, args.per_group), work / "s", *repeated
+        sheets = (
+            truseq_cohort(args.data, args.small, args.per_group),
+            truseq_cohort(args.data, args.large, args.per_group),
         )
-        large = measure_cohort(
-            truseq_cohort(args.data, args.large, args.per_group), work / "l", *repeated
-        )
+        small, large = measure_pairs(sheets, work, *repeated)
         whole = print_stages(small, large)
-        naive = (large.naive.cpu_s - small.naive.cpu_s) / ((large.reads - small.reads) / 1e6)
+        naive = marginal(small.naive, large.naive, large.reads - small.reads)
         print(
             f"{'naive script':15s} {large.naive.cpu_s / large.reads * 1e6:9.2f} {naive:9.2f} "
             f"{large.naive.peak_rss_mb:12.0f}   (same files, same run)"
