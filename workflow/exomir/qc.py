@@ -423,6 +423,18 @@ def exclude_failed_samples(
     return kept, excluded
 
 
+def drop_excluded(
+    sample_table: pd.DataFrame, excluded_path: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sample table without the samples of the run's exclusion table, and that table.
+
+    The table (``results/de/excluded_samples.tsv``) is written once per run by
+    :func:`exclude_failed_samples`; DE, tRNA DE and the biomarker panel all read it.
+    """
+    excluded = pd.read_csv(excluded_path, sep="\t", dtype=str, keep_default_na=False)
+    return sample_table.drop(index=list(excluded["sample"])), excluded
+
+
 def exclusion_sentence(excluded: pd.DataFrame) -> str:
     """One line: which samples failed QC and were left out of DE, and why."""
     if excluded.empty:

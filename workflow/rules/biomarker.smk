@@ -2,7 +2,7 @@ rule fit_biomarker:
     """Nested cross-validated miRNA panel for the main contrast, permutation test, final model."""
     input:
         counts=count_matrix,
-        qc_table=qc_table,
+        excluded=rules.select_de_samples.output.excluded,
         features="results/reference/features.tsv",
         resistance_list=RUN.resistance_list,
     output:
@@ -68,7 +68,6 @@ rule fit_biomarker:
         sample_table=RUN.design_table,
         categorical=config["categorical"],
         counts_name_prefix=config["counts_name_prefix"],
-        exclude_failed=RUN.qc.exclude_failed_from_de,
     script:
         "../scripts/fit_biomarker.py"
 

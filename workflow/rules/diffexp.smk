@@ -1,3 +1,26 @@
+rule select_de_samples:
+    """Samples left out of DE and the biomarker panel: QC failures, every contrast checked on the rest."""
+    input:
+        qc_table=qc_table,
+    output:
+        excluded=report(
+            "results/de/excluded_samples.tsv",
+            caption="../report/excluded_samples.rst",
+            category="QC",
+            labels={"table": "samples left out of DE"},
+        ),
+    log:
+        "logs/select_de_samples.log",
+    conda:
+        "../../envs/python.yaml"
+    params:
+        sample_table=RUN.design_table,
+        contrasts=RUN.contrasts,
+        exclude_failed=RUN.qc.exclude_failed_from_de,
+    script:
+        "../scripts/select_de_samples.py"
+
+
 rule fit_diffexp:
     """Differential expression of every contrast with PyDESeq2, QC-failed samples left out."""
     input:
@@ -5,6 +28,7 @@ rule fit_diffexp:
         qc_table=qc_table,
         features="results/reference/features.tsv",
         blood_cell_list=RUN.blood_cell_list,
+        excluded=rules.select_de_samples.output.excluded,
     output:
         main=report(
             f"results/de/{RUN.main.name}.tsv",
@@ -30,12 +54,6 @@ rule fit_diffexp:
             caption="../report/size_factors.rst",
             category="Counts",
             labels={"table": "size factors"},
-        ),
-        excluded=report(
-            "results/de/excluded_samples.tsv",
-            caption="../report/excluded_samples.rst",
-            category="QC",
-            labels={"table": "samples left out of DE"},
         ),
         index=report(
             "results/qc/hemolysis_index.tsv",
@@ -87,7 +105,6 @@ rule fit_diffexp:
         contrasts=RUN.contrasts,
         de=config["de"],
         counts_name_prefix=config["counts_name_prefix"],
-        exclude_failed=RUN.qc.exclude_failed_from_de,
         hemolysis=config["hemolysis"],
         hemolysis_index=(RUN.qc.hemolysis_mirnas, RUN.qc.hemolysis_min_reads),
         threshold=RUN.qc.hemolysis_threshold,
@@ -99,7 +116,7 @@ rule fit_diffexp_trna:
     """Differential expression of tRNA fragments (de.features: trna), as for the miRNAs."""
     input:
         counts=rules.merge_counts.output.trna,
-        qc_table=qc_table,
+        excluded=rules.select_de_samples.output.excluded,
     output:
         main=report(
             f"results/de/trna/{RUN.main.name}.tsv",
@@ -111,7 +128,6 @@ rule fit_diffexp_trna:
         extra=expand("results/de/trna/{contrast}.tsv", contrast=CONTRASTS[1:]),
         vst="results/de/trna/vst.tsv",
         size_factors="results/de/trna/size_factors.tsv",
-        excluded="results/de/trna/excluded_samples.tsv",
     log:
         "logs/fit_diffexp_trna.log",
     benchmark:
@@ -126,7 +142,6 @@ rule fit_diffexp_trna:
         contrasts=RUN.contrasts,
         de=config["de"],
         counts_name_prefix="",
-        exclude_failed=RUN.qc.exclude_failed_from_de,
         hemolysis=None,
     script:
         "../scripts/fit_diffexp.py"

@@ -9,9 +9,7 @@ from exomir.wrapper import run
 def main(smk, log):
     settings = biomarker.BiomarkerSettings.from_config(smk.params.settings)
     contrast = smk.params.contrast
-    samples, _ = qc.exclude_failed_samples(
-        smk.params.sample_table, smk.input.get("qc_table"), smk.params.exclude_failed, [contrast]
-    )
+    samples, _ = qc.drop_excluded(smk.params.sample_table, smk.input.excluded)
     groups = samples[contrast.variable].astype(str)
     n_case, n_control = (
         int((groups == contrast.case).sum()),

@@ -1,5 +1,3 @@
-import sys
-
 from exomir import de, hemolysis, qc
 from exomir.wrapper import run
 
@@ -8,12 +6,7 @@ def main(smk, log):
     counts = de.read_count_matrix(smk.input.counts)
     counts.index = smk.params.counts_name_prefix + counts.index
     contrasts = smk.params.contrasts
-    samples, excluded = qc.exclude_failed_samples(
-        smk.params.sample_table, smk.input.get("qc_table"), smk.params.exclude_failed, contrasts
-    )
-    excluded.to_csv(smk.output.excluded, sep="\t", index=False)
-    if len(excluded):
-        print(f"exomir: {qc.exclusion_sentence(excluded)}", file=sys.stderr)
+    samples, excluded = qc.drop_excluded(smk.params.sample_table, smk.input.excluded)
     options = de.DEOptions.from_config(smk.params.de, smk.threads)
     results = de.run_contrasts(counts, samples, contrasts, options)
     if smk.params.hemolysis:  # miRNAs: the hemolysis guard adds blood_cell_caution
