@@ -280,6 +280,12 @@ def test_feature_matrix_and_duplicate_insert_names(tmp_path):
     a = _write(tmp_path / "a.fa", "seq", [("ACGT" * 5, 3)])
     with pytest.raises(composition.CompositionError, match="long_<rank>_x<count>"):
         composition.read_inserts([a, a])
+    odd = tmp_path / "odd.fa"
+    odd.write_text(">seq_1_x3\nACGTACGTACGTACGTACGT\nACGT\n")
+    with pytest.raises(composition.CompositionError, match="two lines per insert"):
+        composition.read_inserts([odd])
+    odd.write_text(">seq_1_x3\nACGTACGTACGTACGTACGT\n\n")
+    assert composition.read_inserts([odd]) == {"seq_1_x3": ("ACGTACGTACGTACGTACGT", 3)}
 
 
 def test_prepare_reference(tmp_path):

@@ -89,21 +89,23 @@ def references_from_config(entries: Sequence[Mapping[str, Any]]) -> list[Referen
 def read_collapsed(fasta: str | Path) -> dict[str, tuple[str, int]]:
     """Inserts (name → sequence, reads) of a collapsed FASTA as the trimming step writes it.
 
-    Two lines per insert, ``>prefix_<rank>_x<count>`` then the sequence; read in
-    pairs of lines, as the file is long (one entry per distinct insert).
+    Two lines per insert, ``>prefix_<rank>_x<count>`` then the sequence, read in
+    pairs of lines (the file has one entry per distinct insert).
     """
+    records: dict[str, tuple[str, int]] = {}
     with open(fasta) as handle:
-        pairs = [(header.rstrip(), line.rstrip()) for header, line in zip(handle, handle)]
-        leftover = handle.readline()
-    if leftover.strip() or not all(header.startswith(">") for header, _ in pairs):
-        raise CompositionError(
-            f"{fasta}: not a collapsed FASTA (two lines per insert: >name, sequence); "
-            "count the FASTA files written by exomir's trimming step"
-        )
-    try:
-        return {h[1:]: (seq, int(h[h.rindex("_x") + 2 :])) for h, seq in pairs}
-    except ValueError:  # a name without _x<count>: say which
-        return {h[1:]: (seq, count.multiplicity(h[1:])) for h, seq in pairs}
+        for header in handle:
+            if header.isspace():
+                continue
+            line = handle.readline()
+            if header[:1] != ">" or not line:
+                raise CompositionError(
+                    f"{fasta}: not a collapsed FASTA (two lines per insert: >name, sequence); "
+                    "count the FASTA files written by exomir's trimming step"
+                )
+            name = header[1:].rstrip()
+            records[name] = (line.rstrip(), count.multiplicity(name))
+    return records
 
 
 def read_inserts(fastas: Iterable[str | Path]) -> dict[str, tuple[str, int]]:
