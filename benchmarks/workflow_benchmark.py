@@ -29,9 +29,8 @@ What it does, on simulated libraries (seeded: every run measures the same reads)
 The cohorts run on ``--cohort-cores`` (default 1), exomir and the naive script
 alike: with two jobs or threads at once on a small virtual machine, CPU time
 grows with the sharing itself (PyDESeq2 spent 1.7 instead of 0.5 cpu-s per
-million reads on 2 cores) and varied by up to 16 cpu-s between repeats of the
-same run; one core measures what the work costs. The kit runs and the dry run
-use ``--cores``.
+million reads on 2 cores). A busy host still moves the CPU time of the same
+run by 10-20 %, hence the repeats. The kit runs and the dry run use ``--cores``.
 
 CPU time is exact for a whole run (``getrusage`` of every process it started);
 per job it is sampled every 50 ms (``benchmarks/jobmeter.py``), the rest of a
