@@ -46,8 +46,9 @@ example: setup example-data
 test: setup
 	$(PYTHON) -m pytest tests
 
-lint: setup
-	$(SNAKEMAKE) --lint
+# samples: is required (no silent default sheet): lint the workflow on the bundled example
+lint: setup example-data
+	$(SNAKEMAKE) --lint --config samples=$(EXAMPLE)
 	$(VENV)/bin/snakefmt --check Snakefile workflow
 
 # CPU per million reads and peak memory per stage on simulated cohorts, against the naive
