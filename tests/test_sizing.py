@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
-import zlib
+import os
 
 from exomir import sizing
 from exomir.protocols import PRESETS, resolve_protocol
@@ -74,6 +74,8 @@ def test_align_and_count_follow_their_inputs(tmp_path):
     assert sizing.align_mem_mb(fasta) > sizing.align_mem_mb(tiny)
     assert sizing.align_runtime(tiny) == sizing.MIN_RUNTIME
     bam = tmp_path / "x.bam"
-    bam.write_bytes(zlib.compress(bytes(range(256)) * 20_000))
-    assert sizing.count_mem_mb([bam, bam]) > sizing.count_mem_mb([tiny])
+    bam.write_bytes(os.urandom(4 * 2**20))  # incompressible, as a BAM's blocks are
+    assert sizing.count_mem_mb([tiny, bam]) > sizing.count_mem_mb([tiny, tiny])
+    # the counting job holds every insert: its memory follows the collapsed FASTA too
+    assert sizing.count_mem_mb([fasta, tiny]) > sizing.count_mem_mb([tiny, tiny])
     assert sizing.count_runtime([tiny]) == sizing.MIN_RUNTIME

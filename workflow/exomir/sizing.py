@@ -56,7 +56,8 @@ class Model:
 # Calibrated with `benchmarks/workflow_benchmark.py --only-kits --kits truseq nextflex qiaseq
 # --memory-reads 100000 1000000 20000000` (peak RSS of the job's processes, MB, at 0.1 / 1 /
 # 20 M reads): distinct (TruSeq) 57 / 104 / 907, every read (NEXTflex) 147 / 169 / 583, UMI
-# (QIAseq) 331 / 389 / 892; CPU seconds per million reads 2.3-2.9, 9.2-9.7, 46-49.
+# (QIAseq) 331 / 389 / 892; CPU seconds per million reads 2.3-2.9, 9.2-9.7, 46-49. Measured
+# again at 20 M reads with the final code: NEXTflex 702 MB (6.7 cpu-s per M), QIAseq 938 MB.
 # trimming: per million raw reads
 TRIM_MODELS = {
     # one process at a time does most of the work: the counting pass, then cutadapt
@@ -68,8 +69,10 @@ TRIM_MODELS = {
 }
 # align: per million collapsed inserts (estimated from the FASTA size); peak 20 MB measured
 ALIGN_MODEL = Model(mem_mb=100, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=2)
-# count: per MB of the sample's mature + hairpin BAMs; peak 36-77 MB measured
-COUNT_MODEL = Model(mem_mb=150, mem_mb_per_unit=150, cpu_s_per_unit=25.0, threads=1)
+# count: per MB of the sample's collapsed FASTA files and BAMs (the job holds every insert);
+# peak RSS 142 MB at 4.8 MB (TruSeq, 1 M reads), 446 MB at 35.9 MB (QIAseq, 20 M) and 872 MB
+# at 94.6 MB (NEXTflex, 20 M); CPU 11.2 s at 94.6 MB (MB: 2**20 bytes)
+COUNT_MODEL = Model(mem_mb=150, mem_mb_per_unit=7.5, cpu_s_per_unit=0.5, threads=1)
 
 
 @lru_cache(maxsize=4096)
@@ -146,14 +149,14 @@ def align_runtime(collapsed_fasta: str | Path) -> int:
     return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta))
 
 
-def count_mem_mb(bams: list[str | Path], attempt: int = 1) -> int:
-    """Memory (MB) of the counting job of a sample, from the size of its two BAMs."""
-    return _memory(COUNT_MODEL, _megabytes(bams), attempt)
+def count_mem_mb(inputs: list[str | Path], attempt: int = 1) -> int:
+    """Memory (MB) of the counting job of a sample, from its collapsed FASTA files and BAMs."""
+    return _memory(COUNT_MODEL, _megabytes(inputs), attempt)
 
 
-def count_runtime(bams: list[str | Path]) -> int:
+def count_runtime(inputs: list[str | Path]) -> int:
     """Run time (minutes) of the counting job of a sample."""
-    return _runtime(COUNT_MODEL, _megabytes(bams))
+    return _runtime(COUNT_MODEL, _megabytes(inputs))
 
 
 def _megabytes(paths: list[str | Path]) -> float:

@@ -59,10 +59,10 @@ rule count_sample:
         "../../envs/pysam.yaml"
     resources:
         mem_mb=lambda wildcards, input, attempt: sizing.count_mem_mb(
-            [input.mature_bam, input.hairpin_bam], attempt
+            [input.reads, input.long, input.mature_bam, input.hairpin_bam], attempt
         ),
         runtime=lambda wildcards, input: sizing.count_runtime(
-            [input.mature_bam, input.hairpin_bam]
+            [input.reads, input.long, input.mature_bam, input.hairpin_bam]
         ),
     params:
         alignment=config["alignment"],
