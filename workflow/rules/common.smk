@@ -42,6 +42,11 @@ def stage_inputs(wildcards):
     )
 
 
+def counted_files(input):
+    """What the counting job of a sample holds, for its memory and run time (exomir.sizing)."""
+    return [input.reads, input.long, input.mature_bam, input.hairpin_bam]
+
+
 def cascade_reads(wildcards):
     """The inserts a composition reference sees: those the stage before it left."""
     i = REFERENCES.index(wildcards.reference)

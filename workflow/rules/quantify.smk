@@ -59,11 +59,9 @@ rule count_sample:
         "../../envs/pysam.yaml"
     resources:
         mem_mb=lambda wildcards, input, attempt: sizing.count_mem_mb(
-            [input.reads, input.long, input.mature_bam, input.hairpin_bam], attempt
+            counted_files(input), attempt
         ),
-        runtime=lambda wildcards, input: sizing.count_runtime(
-            [input.reads, input.long, input.mature_bam, input.hairpin_bam]
-        ),
+        runtime=lambda wildcards, input: sizing.count_runtime(counted_files(input)),
     params:
         alignment=config["alignment"],
         multimappers=config["counting"]["multimappers"],
