@@ -14,8 +14,6 @@ rule align_composition:
         "logs/align_composition/{sample}.{reference}.log",
     benchmark:
         "results/benchmarks/align_composition/{sample}.{reference}.tsv"
-    group:
-        "sample"
     conda:
         "../../envs/bowtie.yaml"
     threads: 2

@@ -16,8 +16,6 @@ rule trim_reads:
         umi_tools="logs/trim_reads/{sample}.extract.log",
     benchmark:
         "results/benchmarks/trim_reads/{sample}.tsv"
-    group:
-        "sample"
     conda:
         "../../envs/umi_tools.yaml"
     threads: lambda wildcards: sizing.trim_threads(RUN.protocols[wildcards.sample])

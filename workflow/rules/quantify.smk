@@ -10,8 +10,6 @@ rule align_reads:
         expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
     benchmark:
         "results/benchmarks/align_reads/{sample}.tsv"
-    group:
-        "sample"
     conda:
         "../../envs/bowtie.yaml"
     threads: sizing.ALIGN_MODEL.threads
@@ -53,8 +51,6 @@ rule count_sample:
         "logs/count_sample/{sample}.log",
     benchmark:
         "results/benchmarks/count_sample/{sample}.tsv"
-    group:
-        "sample"
     conda:
         "../../envs/pysam.yaml"
     resources:
