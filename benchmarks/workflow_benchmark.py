@@ -28,8 +28,8 @@ What it does, on simulated libraries (seeded: every run measures the same reads)
    no SLURM controller answers);
 4. per-sample jobs (trimming, bowtie, counting) of one NEXTflex and one
    QIAseq library of ``--memory-reads`` reads (``exomir.simulate_kits``): CPU,
-   peak memory, and the memory the rule declares for that input
-   (``exomir.sizing``), which must be above the peak.
+   peak memory, and the memory the rule declared for that input (``exomir.sizing``,
+   as the run's Snakemake log shows it), which must be above the peak.
 
 The cohorts run on ``--cohort-cores`` (default 1), exomir and the naive script
 alike: with two jobs or threads at once on a small virtual machine, CPU time
@@ -63,8 +63,6 @@ from pathlib import Path
 import pandas as pd
 from jobmeter import Job, Measurement, run_measured
 
-from exomir import sizing
-from exomir.protocols import PRESETS
 from exomir.simulate import simulate
 from exomir.simulate_kits import simulate_cohort, simulate_library
 
@@ -81,6 +79,7 @@ STAGES = [
     ("DE", r"fit_diffexp\.py"),
 ]
 PER_SAMPLE = {"trim": r"trim_reads\.py", "align": r"bowtie --threads", "count": r"count_sample"}
+PER_SAMPLE_RULES = {"trim": "trim_reads", "align": "align_reads", "count": "count_sample"}
 TARGET_MARGINAL = 2.5  # cpu-s per million reads, whole workflow, TruSeq
 TARGET_RATIO = 3.0
 TARGET_DRY_RUN = 10.0  # seconds
@@ -311,6 +310,17 @@ def slurm_plugin_import() -> float | None:
     return time.perf_counter() - start
 
 
+def declared_mem_mb(log: Path) -> dict[str, int]:
+    """``mem_mb`` of each job in a Snakemake log, by rule: what the rule declared at run time."""
+    declared, rule = {}, None
+    for line in log.read_text().splitlines():
+        if job := re.match(r"(?:local)?rule (\w+):", line):
+            rule = job.group(1)
+        elif rule and (memory := re.search(r"^\s+resources: .*\bmem_mb=(\d+)", line)):
+            declared[rule] = int(memory.group(1))
+    return declared
+
+
 def kit_jobs(data: Path, workdir: Path, kit: str, reads: int, cores: int) -> list[dict]:
     """Per-sample jobs of one library of ``kit``: CPU, peak RSS and declared memory."""
     folder = data / f"{kit}_{reads}"
@@ -322,14 +332,7 @@ def kit_jobs(data: Path, workdir: Path, kit: str, reads: int, cores: int) -> lis
     run = workdir / kit
     target = "results/counts/per_sample/R01.mature.tsv"
     measurement = snakemake(run, {"samples": str(sheet), "protocol": kit}, target, cores=cores)
-    fastq = folder / "fastq/R01.fastq.gz"
-    collapsed = run / "results/collapsed/R01.fa"
-    bams = [run / f"results/align/{t}/R01.bam" for t in ("mature", "hairpin")]
-    declared = {
-        "trim": sizing.trim_mem_mb(fastq, PRESETS[kit]),
-        "align": sizing.align_mem_mb(collapsed),
-        "count": sizing.count_mem_mb([collapsed, collapsed.with_suffix(".long.fa"), *bams]),
-    }
+    declared = declared_mem_mb(run / "snakemake.log")
     rows = []
     for job in measurement.jobs:
         for step, pattern in PER_SAMPLE.items():
@@ -342,7 +345,7 @@ def kit_jobs(data: Path, workdir: Path, kit: str, reads: int, cores: int) -> lis
                         "cpu_s": round(job.cpu_s, 2),
                         "wall_s": round(job.last_seen - job.first_seen, 1),
                         "peak_rss_mb": round(job.peak_rss_mb),
-                        "declared_mem_mb": declared[step],
+                        "declared_mem_mb": declared[PER_SAMPLE_RULES[step]],
                     }
                 )
     return rows
