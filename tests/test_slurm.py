@@ -27,33 +27,37 @@ RULES = REPO / "workflow" / "rules"
 COMPARED = "results/**/*.tsv"
 
 
+def _rules_text() -> str:
+    return "\n".join(p.read_text() for p in RULES.glob("*.smk"))
+
+
 def _rule_names() -> set[str]:
-    text = "\n".join(p.read_text() for p in RULES.glob("*.smk"))
-    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+    return set(re.findall(r"^rule (\w+):", _rules_text(), flags=re.M))
+
+
+def _local_rules() -> set[str]:
+    snakefile = (REPO / "workflow" / "Snakefile").read_text()
+    local = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, flags=re.M).group(1)
+    return set(re.findall(r"\w+", local))
 
 
 def test_profile_names_only_rules_that_exist():
     profile = yaml.safe_load(PROFILE.read_text())
     assert set(profile.get("set-resources", {})) <= _rule_names()
-    snakefile = (REPO / "workflow" / "Snakefile").read_text()
-    local = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, flags=re.M).group(1)
-    assert set(re.findall(r"\w+", local)) - {"all"} <= _rule_names()
+    assert _local_rules() - {"all"} <= _rule_names()
 
 
 def test_every_submitted_per_sample_rule_is_in_the_profiles_sample_group():
     """One SLURM job per sample chain: a per-sample rule left out would be submitted alone."""
     profile = yaml.safe_load(PROFILE.read_text())
     grouped = dict(item.split("=") for item in profile["groups"])
-    snakefile = (REPO / "workflow" / "Snakefile").read_text()
-    local = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, flags=re.M).group(1)
-    text = "\n".join(p.read_text() for p in RULES.glob("*.smk"))
-    bodies = re.split(r"^rule (\w+):\n", text, flags=re.M)[1:]
+    bodies = re.split(r"^rule (\w+):\n", _rules_text(), flags=re.M)[1:]
     per_sample = {
         name
         for name, body in zip(bodies[::2], bodies[1::2])
         if "{sample}" in re.search(r"^    output:\n(.*?)^    \w", body, re.M | re.S).group(1)
     }
-    assert per_sample - set(re.findall(r"\w+", local)) == set(grouped)
+    assert per_sample - _local_rules() == set(grouped)
     assert set(grouped.values()) == {"sample"}
     assert [item.split("=")[0] for item in profile["group-components"]] == ["sample"]
 
