@@ -9,9 +9,14 @@ per sample (the counts of that insert in each sample's collapsed FASTA), the
 layout of mirtop's own multi-sample GFF. Each insert is therefore annotated
 once, against one precursor, in every sample alike; mirtop run per sample can
 attribute the same sequence (miR-486-5p, two identical hairpins) to a different
-precursor in different samples. mirtop works on a name-sorted copy it writes
-beside its input: here that is a temporary folder of the job, so a stale copy
-from an earlier run can never be read.
+precursor in different samples.
+
+mirtop runs with ``--low-memory``: it annotates one insert (all its alignments)
+at a time from a name-sorted copy of the BAM and writes its lines at once. The
+default mode gives the same records but holds every insert, then reads its own
+GFF back to merge samples, which for one input costs a quarter of its CPU. The
+name-sorted copy is written beside the input: here a temporary folder of the
+job, so a stale copy from an earlier run can never be read.
 
 A library that ended with no insert (a wrong kit, an empty library) is reported
 by the QC table and gets zeros here. When no sample has any alignment, empty
@@ -128,10 +133,11 @@ def run_mirtop(
         counts = write_distinct_bam(bams, distinct)
         log.write(f"{len(counts)} distinct inserts aligned to hairpins in {len(bams)} samples\n")
         if counts:
-            command = ["mirtop", "gff", "--format", "BAM", "--sps", species, "--hairpin", hairpin]
-            _call([*command, "--gtf", gff, "-o", tmp, str(distinct)], log)
+            command = ["mirtop", "gff", "--low-memory", "--format", "BAM", "--sps", species]
+            command += ["--hairpin", hairpin, "--gtf", gff, "-o", tmp, str(distinct)]
+            _call(command, log)
         samples = [Path(bam).stem for bam in bams]
-        annotated = Path(tmp) / "mirtop.gff"  # mirtop's multi-sample layout
+        annotated = Path(tmp) / "distinct.gff"  # mirtop's GFF of one input, named after it
         if not counts or not _has_records(str(annotated)):
             _write_empty(output, species)
             log.write("no isomiR to annotate: mirtop stats not run\n")
