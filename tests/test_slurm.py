@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -48,7 +49,8 @@ def test_profile_names_only_rules_that_exist():
 
 
 def test_every_submitted_per_sample_rule_is_in_the_profiles_sample_group():
-    """One SLURM job per sample chain: a per-sample rule left out would be submitted alone."""
+    """One 1-CPU SLURM job per sample chain: a per-sample rule left out would be submitted
+    alone, one with more threads would make every sample's job ask for more CPUs."""
     profile = yaml.safe_load(PROFILE.read_text())
     grouped = dict(item.split("=") for item in profile["groups"])
     bodies = re.split(r"^rule (\w+):\n", _rules_text(), flags=re.M)[1:]
@@ -59,7 +61,8 @@ def test_every_submitted_per_sample_rule_is_in_the_profiles_sample_group():
     }
     assert per_sample - _local_rules() == set(grouped)
     assert set(grouped.values()) == {"sample"}
-    assert [item.split("=")[0] for item in profile["group-components"]] == ["sample"]
+    assert profile["group-components"] == ["sample=1"]
+    assert profile["set-threads"] == {rule: 1 for rule in grouped}
 
 
 def test_profile_settings_are_not_overridden_by_the_default_profile():
@@ -121,9 +124,11 @@ def _assert_same_tables(run: Path, reference: Path) -> None:
 def test_readme_cluster_command_reproduces_the_local_run(slurm, example_dir, example_run, tmp_path):
     proc = _run(_cluster_command(tmp_path / "cluster", example_dir))
     assert proc.returncode == 0, proc.stdout[-6000:]
-    # the per-sample chain is grouped: far fewer SLURM jobs than samples × steps
+    # one job per sample chain, not per step; beside them: 3 index builds, mirtop, DE,
+    # the signature and MultiQC
     submitted = proc.stdout.count("has been submitted with SLURM jobid")
-    assert 0 < submitted <= 15, submitted
+    samples = len(pd.read_csv(example_dir / "samples.tsv", sep="\t"))
+    assert submitted == samples + 7, submitted
     _assert_same_tables(tmp_path / "cluster", example_run)
 
 
