@@ -270,21 +270,13 @@ def dry_runs(workdir: Path, n_samples: int, cores: int, repeats: int) -> tuple[f
     Both on the same ``n_samples``-row sheet, in turn, ``repeats`` times each.
     """
     config = {"samples": str(dry_run_sheet(workdir, n_samples))}
-    exomir, bare = [], []
+    snakefiles = {"run": (), "bare": ("-s", str(BARE_DRY_RUN))}
+    times: dict[str, list[float]] = {name: [] for name in snakefiles}
     for i in range(repeats):
-        run = snakemake(workdir / f"run{i}", config, "-n", "--quiet", "rules", cores=cores)
-        exomir.append(run.wall_s)
-        run = snakemake(
-            workdir / f"bare{i}",
-            config,
-            "-n",
-            "--quiet",
-            "rules",
-            "-s",
-            str(BARE_DRY_RUN),
-            cores=cores,
-        )
-        bare.append(run.wall_s)
+        for name, snakefile in snakefiles.items():
+            args = ("-n", "--quiet", "rules", *snakefile)
+            times[name].append(snakemake(workdir / f"{name}{i}", config, *args, cores=cores).wall_s)
+    exomir, bare = times["run"], times["bare"]
     print(f"  exomir, each run: {' '.join(f'{t:.1f}' for t in exomir)} s")
     print(f"  bare Snakefile (benchmarks/bare_dry_run.smk): {' '.join(f'{t:.1f}' for t in bare)} s")
     return statistics.median(exomir), statistics.median(bare)
