@@ -21,7 +21,8 @@ What it does, on simulated libraries (seeded: every run measures the same reads)
    / (million reads more), which cancels fixed costs (reference, DE, plots,
    Snakemake's start-up); the same for the naive script, and the ratio;
 3. the time of a dry run (``snakemake -n``) of a ``--dry-run-samples``-row sheet
-   of tiny FASTQs (median of ``--dry-run-repeats`` runs), next to the same dry run
+   whose rows link to the two cohorts' simulated libraries in turn (real-size
+   files; median of ``--dry-run-repeats`` runs), next to the same dry run
    of ``benchmarks/bare_dry_run.smk`` (the files of exomir's per-sample jobs and
    nothing else: Snakemake's own cost on this host), and where SLURM's tools are
    installed the part of it spent importing the SLURM executor plugin (9 s when
@@ -48,7 +49,6 @@ depend on the machine and its load; the acceptance checks are printed.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import re
 import shutil
@@ -250,26 +250,35 @@ def print_stages(small: Cohort, large: Cohort) -> float:
     return whole
 
 
-def dry_run_sheet(workdir: Path, n_samples: int) -> Path:
-    """A sheet of ``n_samples`` tiny FASTQs (one read each), for dry runs."""
+def dry_run_sheet(workdir: Path, n_samples: int, libraries: list[Path]) -> Path:
+    """A sheet of ``n_samples`` links to the simulated ``libraries`` in turn, for dry runs.
+
+    Real-size files: Snakemake asks each trimming job for its memory while it
+    builds the DAG, and exomir reads the start of the FASTQ for it
+    (``exomir.sizing``); a sheet of one-read files would leave that out.
+    """
     fastq_dir = workdir / "fastq"
     fastq_dir.mkdir(parents=True, exist_ok=True)
     rows = ["sample\tcondition\tfastq"]
-    read = b"@r1\nTGAGGTAGTAGGTTGTATAGTTTGGAATTCTCGGGTGCCAAGG\n+\n" + b"I" * 43 + b"\n"
     for i in range(n_samples):
         path = fastq_dir / f"P{i:04d}.fastq.gz"
-        path.write_bytes(gzip.compress(read, mtime=0))
+        if not path.is_symlink():
+            path.symlink_to(libraries[i % len(libraries)])
         rows.append(f"P{i:04d}\t{'resistant' if i % 2 else 'sensitive'}\t{path}")
     (workdir / "samples.tsv").write_text("\n".join(rows) + "\n")
     return workdir / "samples.tsv"
 
 
-def dry_runs(workdir: Path, n_samples: int, cores: int, repeats: int) -> tuple[float, float]:
+def dry_runs(
+    workdir: Path, n_samples: int, libraries: list[Path], cores: int, repeats: int
+) -> tuple[float, float]:
     """Median wall seconds of ``snakemake -n`` of exomir and of ``BARE_DRY_RUN``.
 
-    Both on the same ``n_samples``-row sheet, in turn, ``repeats`` times each.
+    Both on the same ``n_samples``-row sheet, in turn, ``repeats`` times each; the
+    sheet lists each library many times (``allow_duplicate_fastq``).
     """
-    config = {"samples": str(dry_run_sheet(workdir, n_samples))}
+    sheet = dry_run_sheet(workdir, n_samples, libraries)
+    config = {"samples": str(sheet), "allow_duplicate_fastq": "true"}
     snakefiles = {"run": (), "bare": ("-s", str(BARE_DRY_RUN))}
     times: dict[str, list[float]] = {name: [] for name in snakefiles}
     for i in range(repeats):
@@ -414,7 +423,10 @@ def main() -> None:
             f"{large.naive.peak_rss_mb:12.0f}   (same files, same run)"
         )
         print(f"\ndry run, {args.dry_run_samples} samples ({args.dry_run_repeats} runs each)")
-        dry, bare = dry_runs(work / "dry", args.dry_run_samples, args.cores, args.dry_run_repeats)
+        libraries = sorted(p for sheet in sheets for p in (sheet.parent / "fastq").glob("*.gz"))
+        dry, bare = dry_runs(
+            work / "dry", args.dry_run_samples, libraries, args.cores, args.dry_run_repeats
+        )
         print(f"  median: exomir {dry:.1f} s, bare Snakefile {bare:.1f} s")
         probe = slurm_plugin_import()
         if probe is not None:

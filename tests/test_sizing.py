@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import random
 
 from exomir import sizing
 from exomir.protocols import PRESETS, resolve_protocol
@@ -29,6 +30,23 @@ def test_reads_are_estimated_from_size_and_first_bytes(tmp_path):
     empty = tmp_path / "empty.fastq.gz"
     empty.write_bytes(b"")
     assert sizing.estimate_reads(empty) == 0
+
+
+def test_reads_of_a_poorly_compressed_fastq_are_estimated(tmp_path):
+    """Random reads of varying length: the first bytes hold a few hundred reads."""
+    rng = random.Random(7)
+    records = []
+    for i in range(100_000):
+        n = rng.randint(40, 75)
+        seq = "".join(rng.choices("ACGT", k=n))
+        qual = "".join(rng.choices("#+5?FIJ", k=n))
+        records.append(
+            f"@A00123:8:H7:1:{i}:{rng.randint(1000, 32000)} 1:N:0:ACGT\n{seq}\n+\n{qual}\n"
+        )
+    path = tmp_path / "random.fastq.gz"
+    path.write_bytes(gzip.compress("".join(records).encode(), compresslevel=6))
+    assert os.path.getsize(path) > 10 * sizing.SAMPLE_BYTES
+    assert abs(sizing.estimate_reads(path) - 100_000) < 0.05 * 100_000
 
 
 def test_memory_grows_with_reads_and_retries(tmp_path):
