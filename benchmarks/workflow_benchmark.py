@@ -129,6 +129,11 @@ def truseq_cohort(data: Path, reads: int, per_group: int) -> Path:
     return sheet
 
 
+def cohort_fastqs(sheet: Path) -> list[Path]:
+    """The simulated FASTQs of a cohort, in name order."""
+    return sorted((sheet.parent / "fastq").glob("*.fastq.gz"))
+
+
 def raw_reads(workdir: Path) -> int:
     summaries = (workdir / "results/qc/read_fates").glob("*.json")
     return int(sum(pd.read_json(p, typ="series")["raw_reads"] for p in summaries))
@@ -163,7 +168,7 @@ def measure_cohort(sheet: Path, workdir: Path, cores: int) -> Cohort:
     run = workdir / "exomir"
     exomir = snakemake(run, {"samples": str(sheet)}, "all", cores=cores)
     index = run / "results/reference/bowtie/mature"
-    fastqs = sorted(str(p) for p in (sheet.parent / "fastq").glob("*.fastq.gz"))
+    fastqs = [str(p) for p in cohort_fastqs(sheet)]
     naive = run_measured(
         ["bash", str(NAIVE), str(index), str(workdir / "naive"), str(cores), *fastqs],
         env=tool_env(),
@@ -423,7 +428,7 @@ def main() -> None:
             f"{large.naive.peak_rss_mb:12.0f}   (same files, same run)"
         )
         print(f"\ndry run, {args.dry_run_samples} samples ({args.dry_run_repeats} runs each)")
-        libraries = sorted(p for sheet in sheets for p in (sheet.parent / "fastq").glob("*.gz"))
+        libraries = [p for sheet in sheets for p in cohort_fastqs(sheet)]
         dry, bare = dry_runs(
             work / "dry", args.dry_run_samples, libraries, args.cores, args.dry_run_repeats
         )
