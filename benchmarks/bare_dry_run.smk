@@ -10,7 +10,9 @@ sample sheet as exomir; the difference is what exomir adds.
 import csv
 
 with open(config["samples"]) as handle:
-    FASTQ = {row["sample"]: row["fastq"] for row in csv.DictReader(handle, delimiter="\t")}
+    FASTQ = {
+        row["sample"]: row["fastq"] for row in csv.DictReader(handle, delimiter="\t")
+    }
 SAMPLES = sorted(FASTQ)
 STAGES = ["mature", "hairpin", "trna"]
 
@@ -47,8 +49,10 @@ rule align_reads:
         long="results/collapsed/{sample}.long.fa",
     output:
         bams=expand("results/align/{target}/{{sample}}.bam", target=STAGES),
+        remaining="results/composition/{sample}/remaining.fa",
     log:
-        expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
+        "logs/align_reads/{sample}.log",
+        stages=expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
     benchmark:
         "results/benchmarks/align_reads/{sample}.tsv"
     shell:
@@ -58,15 +62,13 @@ rule align_reads:
 rule count_sample:
     input:
         bams=expand("results/align/{target}/{{sample}}.bam", target=STAGES),
-        reads="results/collapsed/{sample}.fa",
-        long="results/collapsed/{sample}.long.fa",
+        read_fates="results/qc/read_fates/{sample}.json",
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
         hairpin="results/counts/per_sample/{sample}.hairpin.tsv",
         trna="results/counts/per_sample/{sample}.trna.tsv",
         isomirs="results/isomirs/{sample}.tsv",
         stages="results/composition/{sample}/stages.json",
-        remaining="results/composition/{sample}/remaining.fa",
     log:
         "logs/count_sample/{sample}.log",
     benchmark:
@@ -77,7 +79,11 @@ rule count_sample:
 
 rule merge_counts:
     input:
-        expand("results/counts/per_sample/{sample}.{target}.tsv", sample=SAMPLES, target=STAGES),
+        expand(
+            "results/counts/per_sample/{sample}.{target}.tsv",
+            sample=SAMPLES,
+            target=STAGES,
+        ),
     output:
         "results/counts/mature_counts.tsv",
     shell:

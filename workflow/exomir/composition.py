@@ -86,43 +86,6 @@ def references_from_config(entries: Sequence[Mapping[str, Any]]) -> list[Referen
     return references
 
 
-def read_collapsed(fasta: str | Path) -> dict[str, tuple[str, int]]:
-    """Inserts (name → sequence, reads) of a collapsed FASTA as the trimming step writes it.
-
-    Two lines per insert, ``>prefix_<rank>_x<count>`` then the sequence, read in
-    pairs of lines (the file has one entry per distinct insert).
-    """
-    records: dict[str, tuple[str, int]] = {}
-    with open(fasta) as handle:
-        for header in handle:
-            if header.isspace():
-                continue
-            line = handle.readline()
-            if header[:1] != ">" or not line:
-                raise CompositionError(
-                    f"{fasta}: not a collapsed FASTA (two lines per insert: >name, sequence); "
-                    "count the FASTA files written by exomir's trimming step"
-                )
-            name = header[1:].rstrip()
-            records[name] = (line.rstrip(), count.multiplicity(name))
-    return records
-
-
-def read_inserts(fastas: Iterable[str | Path]) -> dict[str, tuple[str, int]]:
-    """Collapsed inserts (name → sequence, reads) of one sample's FASTA files."""
-    inserts: dict[str, tuple[str, int]] = {}
-    for fasta in fastas:
-        records = read_collapsed(fasta)
-        twice = next((name for name in records if name in inserts), None)
-        if twice is not None:
-            raise CompositionError(
-                f"{fasta}: insert name '{twice}' occurs twice among the sample's collapsed "
-                "FASTA files; the long inserts need their own prefix (long_<rank>_x<count>)"
-            )
-        inserts.update(records)
-    return inserts
-
-
 @dataclass
 class Resolution:
     """Which inserts the miRNA and tRNA stages take, and the miRNA/tRNA tallies."""
@@ -159,30 +122,28 @@ def resolve(
 
 @dataclass
 class SampleStages:
-    """The miRNA and tRNA stages of one sample."""
+    """The miRNA and tRNA stages of one sample.
+
+    ``insert_reads`` is the reads (molecules) of all the sample's collapsed
+    inserts, window and long, from its read fates: the stages take some, the
+    composition cascade gets the rest (:mod:`exomir.align` writes those inserts).
+    """
 
     mirna: count.SampleCounts
     trna_counts: dict[str, float]
     trna_ambiguous: dict[str, float]
     resolution: Resolution
-    inserts: dict[str, tuple[str, int]]
-
-    def remaining(self) -> list[str]:
-        """Inserts neither stage took, in the order of the collapsed FASTA files."""
-        r = self.resolution
-        taken = r.mirna | r.mirna_hairpin | r.trna
-        return [n for n in self.inserts if n not in taken]
+    insert_reads: int
 
     def summary(self, sample: str, long_inserts: bool) -> dict[str, Any]:
         """Reads per stage (integers) and the tRNA-compatibility tallies."""
-        reads = {n: r for n, (_, r) in self.inserts.items()}
         r = self.resolution
+        taken = {"mirna": r.mirna, "mirna_hairpin": r.mirna_hairpin, "trna": r.trna}
+        reads = {key: sum(map(count.multiplicity, names)) for key, names in taken.items()}
         stages = {
-            "inserts": sum(reads.values()),
-            "mirna": sum(reads[n] for n in r.mirna),
-            "mirna_hairpin": sum(reads[n] for n in r.mirna_hairpin),
-            "trna": sum(reads[n] for n in r.trna),
-            "remaining": sum(reads[n] for n in self.remaining()),
+            "inserts": self.insert_reads,
+            **reads,
+            "remaining": self.insert_reads - sum(reads.values()),
         }
         compatible = {f: t for f, t in sorted(r.compatibility.items()) if t[1]}
         return {
@@ -193,8 +154,14 @@ class SampleStages:
         }
 
 
+def insert_reads(read_fates: str | Path) -> int:
+    """Reads (molecules) in a sample's collapsed inserts, window and long, from its read fates."""
+    fates = load_json(read_fates)
+    return int(fates["molecules_kept"]) + int(fates["long_molecules"])
+
+
 def classify_sample(
-    fastas: Sequence[str | Path],
+    reads: int,
     mature_bam: str | Path,
     hairpin_bam: str | Path,
     trna_bam: str | Path | None,
@@ -205,23 +172,17 @@ def classify_sample(
 ) -> SampleStages:
     """miRNA and tRNA stages of one sample: counts and the inserts each stage took.
 
-    Without ``trna_bam`` (no tRNA reference for the species) no insert is tRNA.
+    ``reads`` is :func:`insert_reads`. Without ``trna_bam`` (no tRNA reference
+    for the species) no insert is tRNA.
     """
-    inserts = read_inserts(fastas)
     hits = count.mirna_hits(mature_bam, hairpin_bam, locations, tolerance)
     trna_hits = trna.trna_hits(trna_bam, trna_features) if trna_bam else {}
-    unknown = sorted((set(hits) | set(trna_hits)) - set(inserts))
-    if unknown:
-        raise CompositionError(
-            f"{mature_bam}/{trna_bam}: inserts {', '.join(unknown[:3])} are not in "
-            f"{', '.join(map(str, fastas))}; align the same collapsed FASTA files"
-        )
     resolution = resolve(hits, trna_hits)
     mirna = count.count_mirnas(hits, multimappers, excluded=resolution.trna)
     trna_counts, trna_ambiguous = trna.count_fragments(
         trna_hits, sorted(resolution.trna, key=count.insert_order), multimappers
     )
-    return SampleStages(mirna, trna_counts, trna_ambiguous, resolution, inserts)
+    return SampleStages(mirna, trna_counts, trna_ambiguous, resolution, reads)
 
 
 def write_sample_stages(
@@ -233,24 +194,16 @@ def write_sample_stages(
     """Write one sample's stage outputs; returns the stage summary.
 
     ``outputs`` keys: ``mature``, ``hairpin`` (per-sample miRNA tables),
-    ``isomirs``, ``trna`` (per-sample ``family|type`` table), ``stages`` (JSON
-    summary) and ``remaining`` (FASTA for the reference cascade).
+    ``isomirs``, ``trna`` (per-sample ``family|type`` table) and ``stages`` (JSON
+    summary).
     """
     count.write_sample_counts(
         stages.mirna, outputs["mature"], outputs["hairpin"], outputs["isomirs"]
     )
     count.write_counts(stages.trna_counts, stages.trna_ambiguous, outputs["trna"], "unit")
-    write_remaining(stages, outputs["remaining"])
     summary = stages.summary(sample, long_inserts)
     write_json(summary, outputs["stages"])
     return summary
-
-
-def write_remaining(stages: SampleStages, path: str | Path) -> None:
-    """FASTA of the inserts left for the reference cascade (same names as collapsed)."""
-    with open(path, "w") as out:
-        for name in stages.remaining():
-            out.write(f">{name}\n{stages.inserts[name][0]}\n")
 
 
 def write_json(obj: Any, path: str | Path) -> None:

@@ -111,7 +111,8 @@ def multiqc_config(t: QCSettings) -> dict[str, Any]:
         "subtitle": "Plasma-exosome small-RNA-seq: trimming, alignment, exRNA QC",
         "report_comment": (
             f"{policy} (config qc.exclude_failed_from_de). bowtie aligns collapsed unique "
-            "inserts, so its counts are distinct sequences, not reads."
+            "inserts, so its counts are distinct sequences, not reads; its section shows the "
+            "hairpin pass, which sees every insert of the miRNA length window."
         ),
         "use_filename_as_sample_name": ["cutadapt", "bowtie1", "umitools"],
         "extra_fn_clean_exts": [".cutadapt", ".extract"],

@@ -72,12 +72,14 @@ TRIM_MODELS = {
     # umi_tools extract (one core) limits the speed; GNU sort holds its buffer
     "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=26, cpu_s_per_unit=50.0, threads=2),
 }
-# align: per million collapsed inserts (estimated from the FASTA size); peak 20 MB measured
-ALIGN_MODEL = Model(mem_mb=100, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=2)
-# count: per MB of the sample's collapsed FASTA files and BAMs (the job holds every insert);
-# peak RSS 142 MB at 4.8 MB (TruSeq, 1 M reads), 446 MB at 35.9 MB (QIAseq, 20 M) and 872 MB
-# at 94.6 MB (NEXTflex, 20 M); CPU 11.2 s at 94.6 MB (MB: 2**20 bytes)
-COUNT_MODEL = Model(mem_mb=150, mem_mb_per_unit=7.5, cpu_s_per_unit=0.5, threads=1)
+# align: per million collapsed inserts (estimated from the FASTA size); the job's Python
+# process (exomir.align) and bowtie, 20 MB. One thread: bowtie writes its --al and --un files
+# in input order only on one (the inserts left for the cascade keep the collapsed order)
+ALIGN_MODEL = Model(mem_mb=120, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=1)
+# count: per MB of the sample's stage BAMs (the job holds their aligned inserts): peak RSS
+# 117 MB at 0.11 MB (TruSeq, 0.1 M reads), 134 MB at 0.31 MB (TruSeq, 1 M), 108 MB for the
+# imports alone (MB: 2**20 bytes)
+COUNT_MODEL = Model(mem_mb=130, mem_mb_per_unit=90, cpu_s_per_unit=3.0, threads=1)
 
 
 @lru_cache(maxsize=4096)
@@ -155,7 +157,7 @@ def align_runtime(collapsed_fasta: str | Path) -> int:
 
 
 def count_mem_mb(inputs: list[str | Path], attempt: int = 1) -> int:
-    """Memory (MB) of the counting job of a sample, from its collapsed FASTA files and BAMs."""
+    """Memory (MB) of the counting job of a sample, from its stage BAMs."""
     return _memory(COUNT_MODEL, _megabytes(inputs), attempt)
 
 

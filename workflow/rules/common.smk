@@ -43,8 +43,8 @@ def stage_inputs(wildcards):
 
 
 def counted_files(input):
-    """What the counting job of a sample holds, for its memory and run time (exomir.sizing)."""
-    return [input.reads, input.long, input.mature_bam, input.hairpin_bam]
+    """What the counting job of a sample reads, for its memory and run time (exomir.sizing)."""
+    return [input[f"{target}_bam"] for target in STAGES]
 
 
 def cascade_reads(wildcards):

@@ -33,11 +33,7 @@ rule build_multiqc_report:
     """One MultiQC report: cutadapt, bowtie, umi_tools, mirtop and the exomir QC (custom content)."""
     input:
         cutadapt=expand("results/qc/cutadapt/{sample}.cutadapt.json", sample=SAMPLES),
-        bowtie=expand(
-            "logs/align_reads/{sample}.{target}.log",
-            sample=SAMPLES,
-            target=["mature", "hairpin"],
-        ),
+        bowtie=expand("logs/align_reads/{sample}.hairpin.log", sample=SAMPLES),
         umi_tools=expand("logs/trim_reads/{sample}.extract.log", sample=SAMPLES),
         mirtop="results/isomirs/mirtop/isomirs_mirtop_stats.log",
         custom=[

@@ -1,13 +1,18 @@
 rule align_reads:
-    """Unique inserts of one sample, end to end, to the mature features, hairpins and tRNAs."""
+    """Unique inserts of one sample, end to end, to the hairpins, the mature features (hairpin
+    hits) and the tRNAs; the inserts no stage aligned go to the composition cascade."""
     input:
         reads="results/collapsed/{sample}.fa",
         long="results/collapsed/{sample}.long.fa",
         index=expand("results/reference/bowtie/{target}.1.ebwt", target=STAGES),
+        features="results/reference/features.tsv",
+        locations="results/reference/mature_in_hairpin.tsv",
     output:
         bams=expand("results/align/{target}/{{sample}}.bam", target=STAGES),
+        remaining="results/composition/{sample}/remaining.fa",
     log:
-        expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
+        "logs/align_reads/{sample}.log",
+        stages=expand("logs/align_reads/{{sample}}.{target}.log", target=STAGES),
     benchmark:
         "results/benchmarks/align_reads/{sample}.tsv"
     conda:
@@ -19,26 +24,17 @@ rule align_reads:
         ),
         runtime=lambda wildcards, input: len(STAGES) * sizing.align_runtime(input.reads),
     params:
-        # index:bam:log:reads per stage; tRNAs also see the inserts longer than the window
-        stages=lambda wildcards, input, output: " ".join(
-            f"{index.removesuffix('.1.ebwt')}:{bam}:logs/align_reads/{wildcards.sample}.{target}.log:"
-            + (f"{input.reads},{input.long}" if target == "trna" else input.reads)
-            for target, index, bam in zip(STAGES, input.index, output.bams)
-        ),
+        stages=STAGES,
         mismatches=config["alignment"]["mismatches"],
-    shell:
-        "for stage in {params.stages}; do IFS=: read -r index bam log reads <<< $stage; "
-        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata --norc --sam "
-        "--no-unal -x $index $reads 2> $log "
-        "| samtools view --no-PG -b -o $bam - 2>> $log; done"
+    script:
+        "../scripts/align_reads.py"
 
 
 rule count_sample:
-    """miRNA (isomiR-aware) and tRNA-fragment counts of one sample; inserts left for the cascade."""
+    """miRNA (isomiR-aware) and tRNA-fragment counts of one sample, from its stage alignments."""
     input:
         unpack(stage_inputs),
-        reads=rules.trim_reads.output.collapsed,
-        long=rules.trim_reads.output.collapsed_long,
+        read_fates=rules.trim_reads.output.read_fates,
         locations=rules.prepare_reference.output.locations,
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
@@ -46,7 +42,6 @@ rule count_sample:
         trna="results/counts/per_sample/{sample}.trna.tsv",
         isomirs="results/isomirs/{sample}.tsv",
         stages="results/composition/{sample}/stages.json",
-        remaining="results/composition/{sample}/remaining.fa",
     log:
         "logs/count_sample/{sample}.log",
     benchmark:

@@ -5,7 +5,7 @@ from exomir.wrapper import run
 def main(smk, log):
     alignment = smk.params.alignment
     stages = composition.classify_sample(
-        [smk.input.reads, smk.input.long],
+        composition.insert_reads(smk.input.read_fates),
         smk.input.mature_bam,
         smk.input.hairpin_bam,
         smk.input.get("trna_bam"),
