@@ -74,11 +74,11 @@ BARE_DRY_RUN = REPO / "benchmarks/bare_dry_run.smk"
 # stage of a job, from its command line (script name or tool)
 STAGES = [
     ("trim+collapse", r"trim_reads\.py"),
-    ("align", r"\bbowtie (?!-build)|bowtie --threads"),
+    ("align", r"align_reads\.py|\bbowtie (?!-build)|bowtie --threads"),
     ("count", r"count_sample\.py|merge_counts\.py"),
     ("DE", r"fit_diffexp\.py"),
 ]
-PER_SAMPLE = {"trim": r"trim_reads\.py", "align": r"bowtie --threads", "count": r"count_sample"}
+PER_SAMPLE = {"trim": r"trim_reads\.py", "align": r"align_reads\.py", "count": r"count_sample"}
 PER_SAMPLE_RULES = {"trim": "trim_reads", "align": "align_reads", "count": "count_sample"}
 TARGET_MARGINAL = 2.5  # cpu-s per million reads, whole workflow, TruSeq
 TARGET_RATIO = 3.0
