@@ -27,6 +27,7 @@ files, which hold mostly inserts of no stage.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import tempfile
@@ -75,16 +76,6 @@ def _run_into_bam(bam: str, commands: list[list[str]], stage_log: str, log: IO[s
         raise AlignmentError(f"{bam}: bowtie or samtools exited with {max(codes)}; see {stage_log}")
 
 
-def _unaligned(command: list[str], stage_log: str, log: IO[str]) -> None:
-    """Run a pass for its ``--un`` file only (its alignments are written elsewhere)."""
-    log.write(f"# {' '.join(command)} > /dev/null\n")
-    log.flush()
-    with open(stage_log, "a") as messages:
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=messages)
-    if done.returncode:
-        raise AlignmentError(f"bowtie exited with {done.returncode}; see {stage_log}")
-
-
 def align_sample(
     collapsed: tuple[str, str],
     indexes: Mapping[str, str],
@@ -116,7 +107,7 @@ def align_sample(
         if not mature_in_hairpins:
             unaligned = f"{tmp}/mature_misses.fa"
             command = bowtie(indexes["mature"], [misses], mismatches, threads, "--un", unaligned)
-            _unaligned(command, outputs["mature_log"], log)
+            _run_into_bam(os.devnull, [command], outputs["mature_log"], log)  # for --un only
             Path(unaligned).touch()
             misses = unaligned
         if "trna" not in indexes:

@@ -73,8 +73,9 @@ TRIM_MODELS = {
     "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=26, cpu_s_per_unit=50.0, threads=2),
 }
 # align: per million collapsed inserts (estimated from the FASTA size); the job's Python
-# process (exomir.align) and bowtie: peak 43 MB at 1 M and 20 M reads. One thread: bowtie writes its --al and --un files
-# in input order only on one (the inserts left for the cascade keep the collapsed order)
+# process (exomir.align) and bowtie: peak 43 MB at 1 M and 20 M reads. One thread: bowtie
+# writes its --al and --un files in input order only on one (the inserts left for the
+# cascade keep the collapsed order)
 ALIGN_MODEL = Model(mem_mb=120, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=1)
 # count: per MB of the sample's stage BAMs (the job holds their aligned inserts): peak RSS
 # 117 MB at 0.11 MB (TruSeq, 0.1 M reads), 134 MB at 0.31 MB (TruSeq, 1 M), 193 MB at
