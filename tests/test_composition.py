@@ -112,7 +112,7 @@ def test_cascade_gives_every_read_one_fate(indexes, tmp_path):
         {"tRNA-Gly-GCC|5'-half": 40.0, "tRNA-Leu-TAA|i-tRF": 20.0}
     )
     without = composition.classify_sample(
-        [window, long],
+        197,
         bams["mature"],
         bams["hairpin"],
         None,

@@ -2,17 +2,21 @@
 
 The simulator adds 5' halves (31-38 nt), 5'-tRFs and 3'-tRFs ending in CCA to every
 library (reads of 75 nt) and writes their truth per ``family|type``; the miRNA library
-and its truth are those of the example.
+and its truth are those of the example. One composition reference (a spike-in set) holds
+some of the random non-miRNA inserts of one library, so the cascade after the tRNA stage
+runs too.
 """
 
 from __future__ import annotations
 
+import dnaio
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REPO, run_snakemake
-from exomir.simulate import TrnaReads, simulate
+from exomir.reference import read_fasta
+from exomir.simulate import TRUSEQ_READTHROUGH, TrnaReads, simulate
 
 pytestmark = pytest.mark.workflow
 
@@ -23,7 +27,29 @@ TARGETS = (
     "results/counts/trna_counts.tsv",
     "results/de/resistant_vs_sensitive.tsv",
     "results/de/trna/resistant_vs_sensitive.tsv",
+    "results/counts/spikein_counts.tsv",
 )
+SPIKED = "R01"  # the library whose random inserts make the composition reference
+
+
+def _random_inserts(fastq, known: list[str], n: int = 20, k: int = 12) -> list[str]:
+    """The first ``n`` distinct 20-30 nt inserts of ``fastq`` sharing no ``k``-mer with ``known``.
+
+    Inserts end where the simulator's adapter read-through starts. miRNA reads with an
+    error or an isomiR change share long stretches with a hairpin; the simulator's
+    random non-miRNA inserts share none, so they align to no miRNA or tRNA.
+    """
+    kmers = {seq[i : i + k] for seq in known for i in range(len(seq) - k + 1)}
+    found: list[str] = []
+    with dnaio.open(fastq) as reader:
+        for record in reader:
+            insert = record.sequence[: record.sequence.find(TRUSEQ_READTHROUGH[:15])]
+            shared = any(insert[i : i + k] in kmers for i in range(len(insert) - k + 1))
+            if 20 <= len(insert) <= 30 and not shared and insert not in found:
+                found.append(insert)
+                if len(found) == n:
+                    return found
+    raise AssertionError(f"fewer than {n} random inserts in {fastq}")
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +61,17 @@ def trna_run(tmp_path_factory):
         data,
         trna=TrnaReads(TRNA_TABLE, 0.3, 20261122),
     )
+    known = [seq for _, seq in read_fasta(REPO / "resources" / "mirbase" / "hsa_hairpin.fa")]
+    known += pd.read_csv(TRNA_TABLE, sep="\t")["sequence"].tolist()
+    inserts = _random_inserts(data / "fastq" / f"{SPIKED}.fastq.gz", known)
+    spikes = data / "spikes.fa"
+    spikes.write_text("".join(f">spike_{i}\n{seq}\n" for i, seq in enumerate(inserts, 1)))
     workdir = tmp_path_factory.mktemp("trna_run")
-    config = {"samples": str(data / "samples.tsv"), "de": {"features": ["mirna", "trna"]}}
+    config = {
+        "samples": str(data / "samples.tsv"),
+        "de": {"features": ["mirna", "trna"]},
+        "composition": {"references": [{"name": "spikes", "fasta": str(spikes), "spike_in": True}]},
+    }
     run_snakemake(workdir, config, *TARGETS)
     return data, workdir
 
@@ -53,6 +88,18 @@ def test_trna_reads_in_composition_within_two_percent(trna_run):
     assert (fates.sum(axis=1) == composition["raw_reads"]).all()
     error = (composition.loc[truth.index, "trna"] - truth).abs() / truth
     assert (error <= 0.02).all(), error.to_dict()
+
+
+def test_composition_reference_takes_what_the_trna_stage_left(trna_run):
+    _, run = trna_run
+    composition = _table(run / "results/qc/composition.tsv")
+    spikes = _table(run / "results/counts/spikein_counts.tsv")
+    # every spike is an insert of the spiked library, seen at least once there
+    assert (spikes[SPIKED] >= 1).all() and len(spikes) == 20
+    # the spike-ins are the reference's records: its column is their reads, sample by sample
+    assert composition["spikes"].to_dict() == spikes.sum().to_dict()
+    assert composition.loc[SPIKED, "spikes"] >= 20
+    assert (composition.drop(columns="raw_reads").sum(axis=1) == composition["raw_reads"]).all()
 
 
 def test_trna_fragments_counted_by_type(trna_run):

@@ -49,12 +49,21 @@ def mature_within_hairpins(features_tsv: str | Path, locations_tsv: str | Path) 
     return features <= located
 
 
+def alignment_options(mismatches: int) -> list[str]:
+    """bowtie's options of every pass, the composition cascade's included.
+
+    FASTA in; end to end with at most ``mismatches``; every alignment of the
+    best stratum; the reference strand only; SAM of the aligned reads.
+    """
+    return [
+        "-f", "-v", str(mismatches), "-a", "--best", "--strata", "--norc", "--sam", "--no-unal",
+    ]  # fmt: skip
+
+
 def bowtie(index: str, reads: Sequence[str], mismatches: int, threads: int, *extra: str):
     """The bowtie command of one pass (FASTA in, SAM out, aligned reads only)."""
-    return [
-        "bowtie", "--threads", str(threads), "-f", "-v", str(mismatches), "-a", "--best",
-        "--strata", "--norc", "--sam", "--no-unal", *extra, "-x", index, ",".join(reads),
-    ]  # fmt: skip
+    options = alignment_options(mismatches)
+    return ["bowtie", "--threads", str(threads), *options, *extra, "-x", index, ",".join(reads)]
 
 
 def _run_into_bam(bam: str, commands: list[list[str]], stage_log: str, log: IO[str]) -> None:

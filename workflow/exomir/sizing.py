@@ -81,6 +81,10 @@ ALIGN_MODEL = Model(mem_mb=120, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=
 # 117 MB at 0.11 MB (TruSeq, 0.1 M reads), 134 MB at 0.31 MB (TruSeq, 1 M), 193 MB at
 # 1.0 MB (NEXTflex, 20 M), 108 MB for the imports alone (MB: 2**20 bytes)
 COUNT_MODEL = Model(mem_mb=130, mem_mb_per_unit=90, cpu_s_per_unit=3.0, threads=1)
+# a composition reference's bowtie job (the align model) also holds that reference's index:
+# peak RSS 15 MB with the hairpin index (8.7 MB of .ebwt files), 143 and 298 MB with indexes
+# of 0.6 and 1.5 M random sequences (63 and 159 MB), with 1 or 200,000 reads
+INDEX_MB_PER_MB = 2.0
 
 
 @lru_cache(maxsize=4096)
@@ -117,10 +121,9 @@ def trim_path(protocol: Protocol) -> str:
     return "distinct" if trims_distinct_reads(protocol) else "every"
 
 
-def _memory(model: Model, units: float, attempt: int) -> int:
-    return math.ceil((model.mem_mb + model.mem_mb_per_unit * units) * MEMORY_MARGIN) * (
-        2 ** (attempt - 1)
-    )
+def _memory(model: Model, units: float, attempt: int, held_mb: float = 0) -> int:
+    peak = model.mem_mb + model.mem_mb_per_unit * units + held_mb
+    return math.ceil(peak * MEMORY_MARGIN) * 2 ** (attempt - 1)
 
 
 def _runtime(model: Model, units: float) -> int:
@@ -155,6 +158,17 @@ def align_mem_mb(collapsed_fasta: str | Path, attempt: int = 1) -> int:
 def align_runtime(collapsed_fasta: str | Path) -> int:
     """Run time (minutes) of a bowtie job."""
     return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta))
+
+
+def composition_mem_mb(collapsed_fasta: str | Path, index: str | Path, attempt: int = 1) -> int:
+    """Memory (MB) of the bowtie job of a composition reference: inserts and its index.
+
+    ``index`` is the index's ``.1.ebwt`` file; every ``.ebwt`` file of the index counts.
+    """
+    prefix = Path(str(index).removesuffix(".1.ebwt"))
+    index_files = sorted(prefix.parent.glob(f"{prefix.name}.*ebwt"))
+    held = INDEX_MB_PER_MB * _megabytes(index_files)
+    return _memory(ALIGN_MODEL, _inserts(collapsed_fasta), attempt, held)
 
 
 def count_mem_mb(inputs: list[str | Path], attempt: int = 1) -> int:

@@ -5,6 +5,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from exomir import sizing
+from exomir.align import alignment_options
 from exomir.settings import SettingsError, load_run, name_pattern
 from exomir.wrapper import prepare_job_environment
 

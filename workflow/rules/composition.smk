@@ -16,16 +16,20 @@ rule align_composition:
         "results/benchmarks/align_composition/{sample}.{reference}.tsv"
     conda:
         "../../envs/bowtie.yaml"
-    threads: 2
+    # one thread: bowtie writes --un in input order (the next reference sees the same order)
+    threads: sizing.ALIGN_MODEL.threads
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, input, attempt: sizing.composition_mem_mb(
+            input.reads, input.index[0], attempt
+        ),
+        runtime=lambda wildcards, input: sizing.align_runtime(input.reads),
     params:
         index=lambda wildcards, input: input.index[0].removesuffix(".1.ebwt"),
-        mismatches=config["alignment"]["mismatches"],
+        options=" ".join(alignment_options(config["alignment"]["mismatches"])),
     shell:
         # bowtie writes no --un file when every read aligns (or there is none): touch it
-        "bowtie --threads {threads} -f -v {params.mismatches} -a --best --strata --norc "
-        "--sam --no-unal --un {output.unaligned} -x {params.index} {input.reads} 2> {log} "
+        "bowtie --threads {threads} {params.options} --un {output.unaligned} "
+        "-x {params.index} {input.reads} 2> {log} "
         "| samtools view --no-PG -b -o {output.bam} - 2>> {log}; touch {output.unaligned}"
 
 
