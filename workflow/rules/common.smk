@@ -26,7 +26,7 @@ QC_TABLE = "results/qc/sample_qc.tsv"
 wildcard_constraints:
     sample=name_pattern(SAMPLES),
     contrast=name_pattern(CONTRASTS),
-    target="mature|hairpin|trna|composition_[A-Za-z][A-Za-z0-9_]*",
+    target="mature|hairpin|trna",
     reference=name_pattern(REFERENCES),
 
 

@@ -72,7 +72,7 @@ rule prepare_composition_reference:
 
 
 rule build_bowtie_index:
-    """bowtie 1 index of the mature features, hairpins, tRNAs or a composition reference."""
+    """bowtie 1 index of the mature features, hairpins or tRNAs (a few MB, under a second)."""
     input:
         "results/reference/{target}.fa",
     output:
@@ -98,3 +98,24 @@ rule build_bowtie_index:
         prefix=lambda wildcards, output: output[0].removesuffix(".1.ebwt"),
     shell:
         "bowtie-build --threads {threads} --seed 1 {input} {params.prefix} > {log} 2>&1"
+
+
+# A composition reference can be large (piRNAs: hundreds of MB): its own rule, so that a
+# cluster run submits it while the small indexes above are built on the submit host.
+use rule build_bowtie_index as build_composition_index with:
+    input:
+        "results/reference/composition_{reference}.fa",
+    output:
+        multiext(
+            "results/reference/bowtie/composition_{reference}",
+            ".1.ebwt",
+            ".2.ebwt",
+            ".3.ebwt",
+            ".4.ebwt",
+            ".rev.1.ebwt",
+            ".rev.2.ebwt",
+        ),
+    log:
+        "logs/build_bowtie_index/composition_{reference}.log",
+    benchmark:
+        "results/benchmarks/build_bowtie_index/composition_{reference}.tsv"
