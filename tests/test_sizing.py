@@ -101,13 +101,14 @@ def test_align_and_count_follow_their_inputs(tmp_path):
 def test_composition_memory_follows_the_index(tmp_path):
     fasta = tmp_path / "remaining.fa"
     fasta.write_text(">seq_1_x1\nACGTACGTACGTACGTACGTAC\n")
-    small, large = tmp_path / "yrna", tmp_path / "pirna"
-    for prefix, mb in ((small, 0.01), (large, 300)):
-        for suffix in (".1.ebwt", ".2.ebwt", ".rev.1.ebwt", ".rev.2.ebwt"):
-            with open(f"{prefix}{suffix}", "wb") as handle:
+    indexes = {"yrna": 0.01, "pirna": 300}
+    files = {name: [tmp_path / f"{name}.{i}.ebwt" for i in range(4)] for name in indexes}
+    for name, mb in indexes.items():
+        for path in files[name]:
+            with open(path, "wb") as handle:
                 handle.truncate(int(mb * 2**20 / 4))  # sparse: the size is what counts
     # bowtie held 298 MB with an index of 159 MB (see exomir.sizing)
-    large_index, small_index = f"{large}.1.ebwt", f"{small}.1.ebwt"
+    large_index, small_index = files["pirna"], files["yrna"]
     assert sizing.composition_mem_mb(fasta, large_index) > 2 * 300
     assert sizing.composition_mem_mb(fasta, small_index) == sizing.align_mem_mb(fasta)
     assert sizing.composition_mem_mb(fasta, large_index, attempt=2) == 2 * (

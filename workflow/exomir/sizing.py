@@ -160,13 +160,13 @@ def align_runtime(collapsed_fasta: str | Path) -> int:
     return _runtime(ALIGN_MODEL, _inserts(collapsed_fasta))
 
 
-def composition_mem_mb(collapsed_fasta: str | Path, index: str | Path, attempt: int = 1) -> int:
+def composition_mem_mb(
+    collapsed_fasta: str | Path, index_files: list[str | Path], attempt: int = 1
+) -> int:
     """Memory (MB) of the bowtie job of a composition reference: inserts and its index.
 
-    ``index`` is the index's ``.1.ebwt`` file; every ``.ebwt`` file of the index counts.
+    ``index_files`` are every ``.ebwt`` file of the index (the sizes measured above).
     """
-    prefix = Path(str(index).removesuffix(".1.ebwt"))
-    index_files = sorted(prefix.parent.glob(f"{prefix.name}.*ebwt"))
     held = INDEX_MB_PER_MB * _megabytes(index_files)
     return _memory(ALIGN_MODEL, _inserts(collapsed_fasta), attempt, held)
 

@@ -21,6 +21,8 @@ SAMPLES, CONTRASTS = RUN.samples, [contrast.name for contrast in RUN.contrasts]
 REFERENCES = [reference.name for reference in RUN.references]
 STAGES = ["mature", "hairpin"] + (["trna"] if RUN.trna_table else [])
 QC_TABLE = "results/qc/sample_qc.tsv"
+# the files of a bowtie 1 index, after its prefix
+BOWTIE_INDEX = [f".{part}.ebwt" for part in ("1", "2", "3", "4", "rev.1", "rev.2")]
 
 
 wildcard_constraints:

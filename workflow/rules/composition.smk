@@ -3,9 +3,7 @@ rule align_composition:
     input:
         reads=cascade_reads,
         index=multiext(
-            "results/reference/bowtie/composition_{reference}",
-            ".1.ebwt",
-            ".rev.1.ebwt",
+            "results/reference/bowtie/composition_{reference}", *BOWTIE_INDEX
         ),
     output:
         bam="results/align/composition/{reference}/{sample}.bam",
@@ -20,7 +18,7 @@ rule align_composition:
     threads: sizing.ALIGN_MODEL.threads
     resources:
         mem_mb=lambda wildcards, input, attempt: sizing.composition_mem_mb(
-            input.reads, input.index[0], attempt
+            input.reads, input.index, attempt
         ),
         runtime=lambda wildcards, input: sizing.align_runtime(input.reads),
     params:

@@ -76,15 +76,7 @@ rule build_bowtie_index:
     input:
         "results/reference/{target}.fa",
     output:
-        multiext(
-            "results/reference/bowtie/{target}",
-            ".1.ebwt",
-            ".2.ebwt",
-            ".3.ebwt",
-            ".4.ebwt",
-            ".rev.1.ebwt",
-            ".rev.2.ebwt",
-        ),
+        multiext("results/reference/bowtie/{target}", *BOWTIE_INDEX),
     log:
         "logs/build_bowtie_index/{target}.log",
     benchmark:
@@ -106,15 +98,7 @@ use rule build_bowtie_index as build_composition_index with:
     input:
         "results/reference/composition_{reference}.fa",
     output:
-        multiext(
-            "results/reference/bowtie/composition_{reference}",
-            ".1.ebwt",
-            ".2.ebwt",
-            ".3.ebwt",
-            ".4.ebwt",
-            ".rev.1.ebwt",
-            ".rev.2.ebwt",
-        ),
+        multiext("results/reference/bowtie/composition_{reference}", *BOWTIE_INDEX),
     log:
         "logs/build_bowtie_index/composition_{reference}.log",
     benchmark:
