@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, run_snakemake
+from exomir import sizing
 from exomir.settings import SettingsError, load_run
 
 ROWS = [
@@ -66,6 +67,25 @@ def test_good_config_gives_one_checked_run(tmp_path, sheet):
     assert {p.name for p in run.protocols.values()} == {"truseq"}
     assert run.config["qc"]["auto_reads"] == 50000  # defaults filled in from the schema
     assert run.plot_covariate == "batch" and not run.from_counts and run.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("per_group", "enabled", "may_run"),
+    [(3, "auto", False), (8, "auto", True), (3, True, True), (8, False, False)],
+)
+def test_biomarker_fit_asks_for_threads_only_where_it_can_run(
+    tmp_path, per_group, enabled, may_run
+):
+    """``enabled: auto`` needs 8 samples in the smaller group after QC, which only removes
+    samples: a smaller sheet already decides that the job only writes why it was skipped."""
+    rows = [
+        (f"{g[0].upper()}{i}", g, "A") for g in ("resistant", "sensitive") for i in range(per_group)
+    ]
+    run = load(tmp_path, write_sheet(tmp_path, rows), biomarker={"enabled": enabled})
+    assert run.biomarker_may_run is may_run
+    assert sizing.biomarker_threads(run.biomarker_may_run) == (
+        sizing.BIOMARKER_THREADS if may_run else 1
+    )
 
 
 def test_hash_in_a_cell_is_a_value_not_a_comment(tmp_path):

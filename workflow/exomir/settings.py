@@ -27,6 +27,7 @@ from . import design, reference, schema
 from .biomarker_settings import (
     BiomarkerSettings,
     check_features,
+    decide_enabled,
     metadata_path,
     read_model_features,
 )
@@ -81,6 +82,15 @@ class Run:
     def fits_biomarker(self) -> bool:
         """Whether the run fits a biomarker panel (decided after QC when enabled is auto)."""
         return not self.apply_model and self.config["biomarker"]["enabled"] is not False
+
+    @property
+    def biomarker_may_run(self) -> bool:
+        """Whether the biomarker fit can run: QC only removes samples, so a sheet whose
+        smaller group is below ``enabled: auto``'s minimum already decides it will not."""
+        settings = BiomarkerSettings.from_config(self.config["biomarker"])
+        groups = self.design_table[self.main.variable].astype(str)
+        sizes = [int((groups == level).sum()) for level in (self.main.case, self.main.control)]
+        return self.fits_biomarker and decide_enabled(settings, *sizes)[0]
 
     @property
     def spike_ins(self) -> list[str]:

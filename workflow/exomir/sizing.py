@@ -81,6 +81,14 @@ ALIGN_MODEL = Model(mem_mb=120, mem_mb_per_unit=10, cpu_s_per_unit=5.0, threads=
 # 117 MB at 0.11 MB (TruSeq, 0.1 M reads), 134 MB at 0.31 MB (TruSeq, 1 M), 193 MB at
 # 1.0 MB (NEXTflex, 20 M), 108 MB for the imports alone (MB: 2**20 bytes)
 COUNT_MODEL = Model(mem_mb=130, mem_mb_per_unit=90, cpu_s_per_unit=3.0, threads=1)
+
+#: Processes of the biomarker fit's permutation reruns (the tables do not depend on it).
+BIOMARKER_THREADS = 2
+# PyDESeq2 (0.5.4) on 1 vs 2 processes: the example's DE job 15.3 vs 17.5 s (289 miRNAs
+# tested, 12 samples; 257 vs 747 MB); simulated 600 miRNAs x 12, 100 and 400 samples
+# 2.7/3.4/3.9 vs 4.5/5.5/5.8 s; only at 2,600 miRNAs (all of miRBase) 2 processes win
+# (50 and 500 samples: 14.7/18.6 vs 12.1/12.6 s). Plasma DE tests a few hundred miRNAs.
+DE_THREADS = 1
 # a composition reference's bowtie job (the align model) also holds that reference's index:
 # peak RSS 15 MB with the hairpin index (8.7 MB of .ebwt files), 143 and 298 MB with indexes
 # of 0.6 and 1.5 M random sequences (63 and 159 MB), with 1 or 200,000 reads
@@ -144,6 +152,12 @@ def trim_mem_mb(fastq: str | Path, protocol: Protocol, attempt: int = 1) -> int:
 def trim_runtime(fastq: str | Path, protocol: Protocol) -> int:
     """Run time (minutes) of the trimming job of ``fastq``."""
     return _runtime(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6)
+
+
+def biomarker_threads(may_run: bool) -> int:
+    """Threads of the biomarker fit: its permutation reruns run in parallel; one thread
+    where it cannot run (the job only writes why), so it does not hold CPUs for nothing."""
+    return BIOMARKER_THREADS if may_run else 1
 
 
 def _inserts(collapsed_fasta: str | Path) -> float:

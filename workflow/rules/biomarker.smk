@@ -59,7 +59,7 @@ rule fit_biomarker:
         "results/benchmarks/fit_biomarker/fit.tsv"
     conda:
         "../../envs/biomarker.yaml"
-    threads: 2
+    threads: sizing.biomarker_threads(RUN.biomarker_may_run)
     resources:
         mem_mb=2000,
     params:

@@ -97,7 +97,7 @@ rule fit_diffexp:
         "results/benchmarks/fit_diffexp/pydeseq2.tsv"
     conda:
         "../../envs/pydeseq2.yaml"
-    threads: 2
+    threads: sizing.DE_THREADS
     resources:
         mem_mb=4000,
     params:
@@ -134,7 +134,7 @@ rule fit_diffexp_trna:
         "results/benchmarks/fit_diffexp_trna/pydeseq2.tsv"
     conda:
         "../../envs/pydeseq2.yaml"
-    threads: 2
+    threads: sizing.DE_THREADS
     resources:
         mem_mb=4000,
     params:
