@@ -1,4 +1,5 @@
-"""Memory, run time and threads of the per-sample jobs, from the size of their input.
+"""Memory, run time and threads of the per-sample jobs, from the size of their input
+(and the threads of DE and of the biomarker fit, measured below).
 
 Used by the rules' ``resources:`` and ``threads:`` (see the rules in the
 workflow). Every figure is a linear model ``fixed + per million reads``
