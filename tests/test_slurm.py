@@ -36,10 +36,11 @@ def _rule_names() -> set[str]:
     return set(re.findall(r"^rule (\w+):", _rules_text(), flags=re.M))
 
 
-def _local_rules() -> set[str]:
+def _local_rules(indent: str = "") -> set[str]:
+    """Rules of the Snakefile's ``localrules:`` block at ``indent``."""
     snakefile = (REPO / "workflow" / "Snakefile").read_text()
-    local = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, flags=re.M).group(1)
-    return set(re.findall(r"\w+", local))
+    block = rf"^{indent}localrules:\n((?:{indent}    \w+,\n)+)"
+    return set(re.findall(r"\w+", re.search(block, snakefile, flags=re.M).group(1)))
 
 
 def test_profile_names_only_rules_that_exist():
@@ -60,6 +61,8 @@ def test_every_submitted_per_sample_rule_is_in_the_profiles_sample_group():
         if "{sample}" in re.search(r"^    output:\n(.*?)^    \w", body, re.M | re.S).group(1)
     }
     assert per_sample - _local_rules() == set(grouped)
+    # inside the SLURM job they run in its own Snakemake, not through srun and another one
+    assert _local_rules(indent="    ") == set(grouped)
     assert set(grouped.values()) == {"sample"}
     assert profile["group-components"] == ["sample=1"]
     assert profile["set-threads"] == {rule: 1 for rule in grouped}
@@ -129,6 +132,8 @@ def test_readme_cluster_command_reproduces_the_local_run(slurm, example_dir, exa
     submitted = proc.stdout.count("has been submitted with SLURM jobid")
     samples = len(pd.read_csv(example_dir / "samples.tsv", sep="\t"))
     assert submitted == samples + 4, submitted
+    # the per-sample steps ran in the SLURM jobs, none on the submit host
+    assert "localrule trim_reads:" not in proc.stdout
     _assert_same_tables(tmp_path / "cluster", example_run)
 
 
