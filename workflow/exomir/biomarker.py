@@ -57,6 +57,7 @@ from .biomarker_settings import (
     BiomarkerSettings,
     check_group_sizes,
     decide_enabled,
+    group_sizes,
 )
 from .design import Contrast
 
@@ -67,6 +68,7 @@ __all__ = [
     "Cohort",
     "BiomarkerResult",
     "decide_enabled",
+    "group_sizes",
     "check_group_sizes",
     "prepare_cohort",
     "covariate_matrix",

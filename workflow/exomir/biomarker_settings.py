@@ -12,7 +12,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .design import Contrast
 
 MODELS = ("elastic_net", "random_forest")
 #: The format of model files (model.joblib and its model.json).
@@ -77,6 +82,12 @@ class BiomarkerSettings:
         for key, ok, need in checks:
             if not ok:
                 raise ValueError(f"config biomarker.{key}: {getattr(self, key)!r}; use {need}")
+
+
+def group_sizes(samples: pd.DataFrame, contrast: Contrast) -> tuple[int, int]:
+    """Samples of ``contrast``'s case and control levels in ``samples``."""
+    groups = samples[contrast.variable].astype(str)
+    return int((groups == contrast.case).sum()), int((groups == contrast.control).sum())
 
 
 def decide_enabled(settings: BiomarkerSettings, n_case: int, n_control: int) -> tuple[bool, str]:

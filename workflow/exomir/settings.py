@@ -28,6 +28,7 @@ from .biomarker_settings import (
     BiomarkerSettings,
     check_features,
     decide_enabled,
+    group_sizes,
     metadata_path,
     read_model_features,
 )
@@ -88,8 +89,7 @@ class Run:
         """Whether the biomarker fit can run: QC only removes samples, so a sheet whose
         smaller group is below ``enabled: auto``'s minimum already decides it will not."""
         settings = BiomarkerSettings.from_config(self.config["biomarker"])
-        groups = self.design_table[self.main.variable].astype(str)
-        sizes = [int((groups == level).sum()) for level in (self.main.case, self.main.control)]
+        sizes = group_sizes(self.design_table, self.main)
         return self.fits_biomarker and decide_enabled(settings, *sizes)[0]
 
     @property

@@ -22,7 +22,7 @@ rule align_composition:
         ),
         runtime=lambda wildcards, input: sizing.align_runtime(input.reads),
     params:
-        index=lambda wildcards, input: input.index[0].removesuffix(".1.ebwt"),
+        index=lambda wildcards, input: input.index[0].removesuffix(BOWTIE_INDEX[0]),
         options=" ".join(alignment_options(config["alignment"]["mismatches"])),
     shell:
         # bowtie writes no --un file when every read aligns (or there is none): touch it

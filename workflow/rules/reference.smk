@@ -87,7 +87,7 @@ rule build_bowtie_index:
     resources:
         mem_mb=lambda wildcards, input: 2000 + 20 * input.size_mb,
     params:
-        prefix=lambda wildcards, output: output[0].removesuffix(".1.ebwt"),
+        prefix=lambda wildcards, output: output[0].removesuffix(BOWTIE_INDEX[0]),
     shell:
         "bowtie-build --threads {threads} --seed 1 {input} {params.prefix} > {log} 2>&1"
 

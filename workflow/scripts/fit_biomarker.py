@@ -10,12 +10,7 @@ def main(smk, log):
     settings = biomarker.BiomarkerSettings.from_config(smk.params.settings)
     contrast = smk.params.contrast
     samples, _ = qc.drop_excluded(smk.params.sample_table, smk.input.excluded)
-    groups = samples[contrast.variable].astype(str)
-    n_case, n_control = (
-        int((groups == contrast.case).sum()),
-        int((groups == contrast.control).sum()),
-    )
-    enabled, reason = biomarker.decide_enabled(settings, n_case, n_control)
+    enabled, reason = biomarker.decide_enabled(settings, *biomarker.group_sizes(samples, contrast))
     log.write(f"biomarker: {reason}\n")
     if not enabled:
         biomarker_report.write_skipped(reason, smk.output, contrast)
