@@ -72,6 +72,19 @@ def test_duplicate_sample_also_when_only_the_case_differs(tmp_path, duplicate):
         read_sample_sheet(_sheet(tmp_path, rows), require_fastq=True)
 
 
+@pytest.mark.parametrize("dotted", ["R1.long", "r1.cutadapt", "R1.x.y"])
+def test_a_name_followed_by_a_dot_is_another_samples_file(tmp_path, dotted):
+    rows = [*GOOD, f"{dotted}\tresistant\tR1.fastq.gz"]
+    with pytest.raises(SampleSheetError, match=rf"'{re.escape(dotted)}' is sample 'R1'"):
+        read_sample_sheet(_sheet(tmp_path, rows), require_fastq=True)
+
+
+def test_dotted_names_without_a_dotless_twin_are_fine(tmp_path):
+    rows = [*GOOD[1:], "R1.long\tresistant\tR1.fastq.gz", "T1.v2.b\tsensitive\tS1.fastq.gz"]
+    sheet = read_sample_sheet(_sheet(tmp_path, rows), require_fastq=True)
+    assert "R1.long" in sheet.index and "T1.v2.b" in sheet.index
+
+
 @pytest.mark.parametrize("name", ["R 1", "R/1", "R1*", "é1"])
 def test_bad_sample_name(tmp_path, name):
     rows = [f"{name}\tresistant\tR1.fastq.gz", *GOOD[1:]]

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO, run_snakemake
 from exomir import sizing
-from exomir.settings import SettingsError, load_run
+from exomir.settings import SettingsError, load_run, name_pattern, sample_pattern
 
 ROWS = [
     ("R1", "resistant", "A"),
@@ -437,3 +437,35 @@ def test_workflow_stops_before_any_job(tmp_path, case):
     assert sorted(p.name for p in (workdir / "results").iterdir()) == (
         ["counts.tsv"] if case == "counts in results" else []
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Wildcard constraints
+# ------------------------------------------------------------------------------------------
+
+
+def test_name_pattern_matches_exactly_the_names():
+    names = ["A", "A1", "AB_2", "B.x", "vst"]
+    pattern = re.compile(name_pattern(names))
+    assert all(pattern.fullmatch(name) for name in names)
+    for other in ["", "A2", "AB", "AB_", "B", "B.", "B.xy", "vst.tsv", "a"]:
+        assert not pattern.fullmatch(other), other
+    assert not re.fullmatch(name_pattern([]), "")
+
+
+def test_sample_pattern_keeps_dots_out_or_lists_the_names():
+    plain = re.compile(sample_pattern([f"P{i:04d}" for i in range(1000)] + ["a-b_C"]))
+    assert plain.fullmatch("P0999") and plain.fullmatch("a-b_C")
+    for other in ["P0001.long", "P0001/remaining", "", "P0001.hairpin"]:
+        assert not plain.fullmatch(other), other
+    assert len(plain.pattern) < 20, "no trie of a thousand names"
+    dotted = ["S1.v2", "S2"]
+    assert sample_pattern(dotted) == name_pattern(dotted)
+
+
+def test_umi_logs_only_of_samples_that_may_run_umi_tools(tmp_path):
+    kits = ["truseq", "qiaseq", "auto", "nextflex", "", "qiaseq"]
+    rows = [(*row, kit) for row, kit in zip(ROWS, kits)]
+    run = load(tmp_path, write_sheet(tmp_path, rows, ("sample", "condition", "batch", "protocol")))
+    assert run.umi_samples == ["R2", "R3", "S3"]
+    assert load(tmp_path, write_sheet(tmp_path), protocol="qiaseq").umi_samples == run.samples

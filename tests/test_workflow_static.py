@@ -173,10 +173,18 @@ def test_no_sys_path_insert_in_scripts_tests_or_benchmarks():
     assert not offenders, offenders
 
 
-def test_sample_names_cannot_collide_with_other_outputs(tmp_path, example_dir):
-    """Samples named after aggregate outputs ('matrix', 'all', 'mirtop', ...) get files and logs
-    of their own: every job's outputs and logs differ."""
-    names = ["matrix", "all", "mirtop", "merge_counts", "summarise_qc", "vst"]
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["matrix", "all", "mirtop", "merge_counts", "summarise_qc", "vst"],
+        # a dot in a name: the sample constraint lists the names (a.long is not a's long file)
+        ["matrix", "all", "mirtop.v2", "a.long", "summarise_qc", "vst.cutadapt"],
+    ],
+    ids=["plain", "dotted"],
+)
+def test_sample_names_cannot_collide_with_other_outputs(tmp_path, example_dir, names):
+    """Samples named after aggregate outputs ('matrix', 'all', 'mirtop', ...) or after another
+    file's suffix get files and logs of their own: every job's outputs and logs differ."""
     fastqs = sorted((example_dir / "fastq").glob("*.fastq.gz"))
     rows = [
         f"{name}\t{'resistant' if i % 2 else 'sensitive'}\t{fastq}"

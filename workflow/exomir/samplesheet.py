@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-SAMPLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAME_CHARACTERS = "A-Za-z0-9_.-"  # a character class's body
+SAMPLE_NAME = re.compile(f"^[{NAME_CHARACTERS}]+$")
 FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
 
 
@@ -99,6 +100,20 @@ def _check_sample_names(path: Path, sheet: pd.DataFrame) -> None:
             "differ only in case count as the same: their files would collide); each row needs "
             "a unique sample (merge lanes of one library before, or give each its own name)"
         )
+    _check_dotted_names(path, dict(zip(folded, sheet["sample"])))
+
+
+def _check_dotted_names(path: Path, names: dict[str, str]) -> None:
+    """A name may not be another name followed by a dot (``names``: case-folded to original):
+    A.long's collapsed reads would be A's results/collapsed/A.long.fa."""
+    for folded, name in sorted(names.items()):
+        for i, char in enumerate(folded):
+            if char == "." and folded[:i] in names:
+                raise SampleSheetError(
+                    f"sample sheet {path}: sample name '{name}' is sample "
+                    f"'{names[folded[:i]]}' followed by a dot (case ignored), so their files "
+                    f"would collide; rename one (e.g. '{name[:i]}_{name[i + 1 :]}')"
+                )
 
 
 def _check_protocol_column(path: Path, sheet: pd.DataFrame) -> None:

@@ -39,7 +39,7 @@ from .hemolysis_settings import Settings as HemolysisSettings
 from .hemolysis_settings import read_blood_cell_list
 from .protocols import OVERRIDE_KEYS, Protocol, resolve_protocol, sample_protocols
 from .qc import QCSettings, find_feature
-from .samplesheet import read_sample_sheet, shared_fastq
+from .samplesheet import NAME_CHARACTERS, read_sample_sheet, shared_fastq
 
 #: Tables of results/de/ that a contrast must not be named after, or end with.
 RESERVED_CONTRAST_NAMES = ("vst", "size_factors", "excluded_samples")
@@ -74,6 +74,14 @@ class Run:
     @property
     def samples(self) -> list[str]:
         return list(self.sheet.index)
+
+    @property
+    def umi_samples(self) -> list[str]:
+        """Samples whose trimming may run umi_tools extract: UMI kits, and auto (kit found
+        in the job); the others' umi_tools log only says there is none."""
+        return [
+            s for s in self.samples if self.protocols[s].umi_length or self.protocols[s].is_auto
+        ]
 
     @property
     def from_counts(self) -> bool:
@@ -149,6 +157,21 @@ def name_pattern(names: Iterable[str]) -> str:
             node = node.setdefault(char, {})
         node[""] = {}
     return _trie_pattern(trie) or "(?!)"
+
+
+def sample_pattern(names: Iterable[str]) -> str:
+    """The wildcard constraint of the sample names.
+
+    Where no name holds a dot, the characters a name may have (``NAME_CHARACTERS``)
+    without the dot: every path puts '.' or '/' after the sample, so no path can be read as
+    another sample's or another rule's. Otherwise exactly ``names`` (:func:`name_pattern`).
+    Snakemake rewrites every path through the constraint's text: a 1,000-name trie cost a
+    1,000-sample dry run about 0.9 s more than the character class.
+    """
+    names = list(names)
+    if any("." in name for name in names):
+        return name_pattern(names)
+    return f"[{NAME_CHARACTERS.replace('.', '')}]+"
 
 
 def _trie_pattern(node: dict) -> str:

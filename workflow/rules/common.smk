@@ -6,7 +6,7 @@ from snakemake.logging import logger
 
 from exomir import sizing
 from exomir.align import alignment_options
-from exomir.settings import SettingsError, load_run, name_pattern
+from exomir.settings import SettingsError, load_run, name_pattern, sample_pattern
 from exomir.wrapper import prepare_job_environment
 
 prepare_job_environment()
@@ -26,7 +26,7 @@ BOWTIE_INDEX = [f".{part}.ebwt" for part in ("1", "2", "3", "4", "rev.1", "rev.2
 
 
 wildcard_constraints:
-    sample=name_pattern(SAMPLES),
+    sample=sample_pattern(SAMPLES),
     contrast=name_pattern(CONTRASTS),
     target="mature|hairpin|trna",
     reference=name_pattern(REFERENCES),

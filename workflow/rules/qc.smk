@@ -34,7 +34,7 @@ rule build_multiqc_report:
     input:
         cutadapt=expand("results/qc/cutadapt/{sample}.cutadapt.json", sample=SAMPLES),
         bowtie=expand("logs/align_reads/{sample}.hairpin.log", sample=SAMPLES),
-        umi_tools=expand("logs/trim_reads/{sample}.extract.log", sample=SAMPLES),
+        umi_tools=expand("logs/trim_reads/{sample}.extract.log", sample=RUN.umi_samples),
         mirtop="results/isomirs/mirtop/isomirs_mirtop_stats.log",
         custom=[
             "results/qc/multiqc/exomir_sample_qc_mqc.json",
