@@ -55,15 +55,22 @@ def test_memory_grows_with_reads_and_retries(tmp_path):
     large.write_bytes(fastq_bytes(400_000))
     for kit in ("truseq", "nextflex", "qiaseq"):
         protocol = PRESETS[kit]
-        assert sizing.trim_mem_mb(large, protocol) > sizing.trim_mem_mb(small, protocol)
-        assert sizing.trim_mem_mb(small, protocol, attempt=2) == 2 * sizing.trim_mem_mb(
-            small, protocol
+        assert sizing.trim_mem_mb(large, protocol, 1) > sizing.trim_mem_mb(small, protocol, 1)
+        assert sizing.trim_mem_mb(small, protocol, 1, attempt=2) == 2 * sizing.trim_mem_mb(
+            small, protocol, 1
         )
         assert sizing.trim_runtime(small, protocol) == sizing.MIN_RUNTIME
     # the UMI path holds GNU sort's buffer
     assert (
-        sizing.trim_mem_mb(small, PRESETS["qiaseq"])
-        > sizing.trim_mem_mb(small, PRESETS["truseq"]) + sizing.SORT_BUFFER_MB
+        sizing.trim_mem_mb(small, PRESETS["qiaseq"], 1)
+        > sizing.trim_mem_mb(small, PRESETS["truseq"], 1) + sizing.SORT_BUFFER_MB
+    )
+    # every cutadapt worker of the per-read path is one more process; one-process paths
+    # do not grow with the threads Snakemake grants
+    nextflex = [sizing.trim_mem_mb(small, PRESETS["nextflex"], t) for t in (1, 2, 4)]
+    assert nextflex[0] < nextflex[1] < nextflex[2]
+    assert sizing.trim_mem_mb(small, PRESETS["truseq"], 4) == sizing.trim_mem_mb(
+        small, PRESETS["truseq"], 1
     )
     assert sizing.trim_path(PRESETS["truseq"]) == "distinct"
     assert sizing.trim_path(PRESETS["nextflex"]) == "every"

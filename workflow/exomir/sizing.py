@@ -57,6 +57,7 @@ class Model:
     mem_mb_per_unit: float
     cpu_s_per_unit: float
     threads: int  # useful maximum (measured)
+    mem_mb_per_extra_thread: float = 0.0  # each thread beyond the first (cutadapt workers)
 
 
 # Calibrated with `benchmarks/workflow_benchmark.py --only-kits --kits truseq nextflex qiaseq
@@ -68,8 +69,12 @@ class Model:
 TRIM_MODELS = {
     # one process at a time does most of the work: the counting pass, then cutadapt
     "distinct": Model(mem_mb=150, mem_mb_per_unit=42, cpu_s_per_unit=3.0, threads=1),
-    # cutadapt --cores on the adapter pass, the clip pass and the counting run side by side
-    "every": Model(mem_mb=150, mem_mb_per_unit=25, cpu_s_per_unit=12.0, threads=4),
+    # cutadapt --cores on the adapter pass, the clip pass and the counting run side by side;
+    # every cutadapt worker is one more Python process: NEXTflex at 1 M reads peaked at 203,
+    # 280 and 331 MB with 1, 2 and 4 threads (`--cores` of the benchmark's kit run)
+    "every": Model(
+        mem_mb=150, mem_mb_per_unit=25, cpu_s_per_unit=12.0, threads=4, mem_mb_per_extra_thread=65
+    ),
     # umi_tools extract (one core) limits the speed; GNU sort holds its buffer
     "umi": Model(mem_mb=200 + SORT_BUFFER_MB, mem_mb_per_unit=26, cpu_s_per_unit=50.0, threads=2),
 }
@@ -130,8 +135,9 @@ def trim_path(protocol: Protocol) -> str:
     return "distinct" if trims_distinct_reads(protocol) else "every"
 
 
-def _memory(model: Model, units: float, attempt: int, held_mb: float = 0) -> int:
-    peak = model.mem_mb + model.mem_mb_per_unit * units + held_mb
+def _memory(model: Model, units: float, attempt: int, held_mb: float = 0, threads: int = 1) -> int:
+    extra_threads = model.mem_mb_per_extra_thread * (max(1, threads) - 1)
+    peak = model.mem_mb + model.mem_mb_per_unit * units + held_mb + extra_threads
     return math.ceil(peak * MEMORY_MARGIN) * 2 ** (attempt - 1)
 
 
@@ -145,9 +151,10 @@ def trim_threads(protocol: Protocol) -> int:
     return TRIM_MODELS[trim_path(protocol)].threads
 
 
-def trim_mem_mb(fastq: str | Path, protocol: Protocol, attempt: int = 1) -> int:
-    """Memory (MB) of the trimming job of ``fastq``."""
-    return _memory(TRIM_MODELS[trim_path(protocol)], estimate_reads(fastq) / 1e6, attempt)
+def trim_mem_mb(fastq: str | Path, protocol: Protocol, threads: int, attempt: int = 1) -> int:
+    """Memory (MB) of the trimming job of ``fastq`` on ``threads`` (as Snakemake capped them)."""
+    model = TRIM_MODELS[trim_path(protocol)]
+    return _memory(model, estimate_reads(fastq) / 1e6, attempt, threads=threads)
 
 
 def trim_runtime(fastq: str | Path, protocol: Protocol) -> int:

@@ -20,8 +20,8 @@ rule trim_reads:
         "../../envs/umi_tools.yaml"
     threads: lambda wildcards: sizing.trim_threads(RUN.protocols[wildcards.sample])
     resources:
-        mem_mb=lambda wildcards, input, attempt: sizing.trim_mem_mb(
-            input.fastq, RUN.protocols[wildcards.sample], attempt
+        mem_mb=lambda wildcards, input, threads, attempt: sizing.trim_mem_mb(
+            input.fastq, RUN.protocols[wildcards.sample], threads, attempt
         ),
         runtime=lambda wildcards, input: sizing.trim_runtime(
             input.fastq, RUN.protocols[wildcards.sample]
