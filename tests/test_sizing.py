@@ -6,6 +6,7 @@ import gzip
 import math
 import os
 import random
+import zlib
 
 from exomir import sizing
 from exomir.protocols import PRESETS, resolve_protocol
@@ -25,6 +26,9 @@ def test_reads_are_estimated_from_size_and_first_bytes(tmp_path):
     # bgzip-like: many independent gzip members
     blocks = [fastq_bytes(500, start) for start in range(0, 200_000, 500)]
     members.write_bytes(b"".join(gzip.compress(b) for b in blocks))
+    # this repetitive file's first bytes hold far more text than is decompressed of them
+    head = packed.read_bytes()[: sizing.SAMPLE_BYTES]
+    assert len(zlib.decompressobj(31).decompress(head)) > 4 * sizing.TEXT_BYTES
     for path in (plain, packed, members):
         assert abs(sizing.estimate_reads(path) - 200_000) < 0.05 * 200_000, path
     empty = tmp_path / "empty.fastq.gz"

@@ -8,13 +8,16 @@ TruSeq, NEXTflex and QIAseq libraries of 0.1, 1 and 20 M reads; the
 measurements are in the benchmark notes) with a margin on top:
 
 * the reads of a FASTQ are estimated from its size and the bytes per read of
-  its first 32 kB (decompressed when gzipped), so a well-compressed file is not
-  mistaken for a small one. Snakemake asks for every sample's figure when it
-  builds the DAG, dry runs included: 32 kB take 0.7 ms a file (0.7 s for 1,000
-  samples; 256 kB took 6.6 ms) and estimated the simulated libraries (TruSeq
-  0.1 and 1 M reads, NEXTflex and QIAseq 1 and 20 M) within 1.2 % (256 kB: 0.9 %),
-  a file of random reads of varying length 2.6 % low (gzip compresses its first
-  blocks less well; 8 kB would be 7 % low), well inside ``MEMORY_MARGIN``;
+  its first 32 kB (decompressed when gzipped, at most 128 kB of text), so a
+  well-compressed file is not mistaken for a small one. Snakemake asks for every
+  sample's figure when it builds the DAG, dry runs included. 32 kB estimated the
+  simulated libraries (TruSeq 0.1 and 1 M reads, NEXTflex and QIAseq 1 and 20 M)
+  within 1.2 % (256 kB: 0.9 %), a file of random reads of varying length 2.6 % low
+  (gzip compresses its first blocks less well; 8 kB would be 7 % low), well inside
+  ``MEMORY_MARGIN``. The simulated files compress 16-fold: 32 kB are 546 kB of
+  text, 0.64 ms a file (0.64 s of a 1,000-sample dry run); the 128 kB cap takes
+  0.13 ms and leaves the simulated estimates within 3 % (TruSeq 1 M reads 2.9 %
+  low; real FASTQ compresses 3-5 fold, its 32 kB stay under the cap);
 * memory is ``MEMORY_MARGIN`` times the model, and doubles with every retry
   (``attempt``: ``snakemake --retries 1`` reruns a job killed for memory
   with twice as much);
@@ -43,6 +46,7 @@ from .protocols import Protocol, trims_distinct_reads
 from .umi import SORT_BUFFER_MB
 
 SAMPLE_BYTES = 32 * 2**10  # bytes read to estimate the bytes per read of a FASTQ
+TEXT_BYTES = 128 * 2**10  # at most this much of them decompressed (very repetitive files)
 FASTA_BYTES_PER_RECORD = 35  # collapsed inserts: ">seq_<rank>_x<count>\n" + 16-30 nt
 MEMORY_MARGIN = 1.5
 RUNTIME_MARGIN = 3.0
@@ -109,14 +113,21 @@ def _reads_in(path: str, size: int, mtime: float) -> float:
         return 0.0
     text, consumed = head, len(head)
     if head[:2] == b"\x1f\x8b":
-        text, rest = b"", head
-        while rest[:2] == b"\x1f\x8b":  # every member of a multi-member (bgzip) file
-            member = zlib.decompressobj(31)
-            text += member.decompress(rest)
-            rest = member.unused_data
-        consumed = len(head) - len(rest)
+        text, consumed = _decompressed_start(head)
     records = text.count(b"\n") / 4
     return records * size / max(consumed, 1)
+
+
+def _decompressed_start(head: bytes) -> tuple[bytes, int]:
+    """The text of the gzipped ``head`` (at most ``TEXT_BYTES``) and the bytes it took."""
+    text, rest = b"", head
+    while rest[:2] == b"\x1f\x8b" and len(text) < TEXT_BYTES:  # every bgzip member
+        member = zlib.decompressobj(31)
+        text += member.decompress(rest, TEXT_BYTES - len(text))
+        if member.unconsumed_tail:  # the text is full: the input it came from
+            return text, len(head) - len(member.unconsumed_tail)
+        rest = member.unused_data
+    return text, len(head) - len(rest)
 
 
 def estimate_reads(fastq: str | Path) -> float:
