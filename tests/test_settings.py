@@ -469,3 +469,10 @@ def test_umi_logs_only_of_samples_that_may_run_umi_tools(tmp_path):
     run = load(tmp_path, write_sheet(tmp_path, rows, ("sample", "condition", "batch", "protocol")))
     assert run.umi_samples == ["R2", "R3", "S3"]
     assert load(tmp_path, write_sheet(tmp_path), protocol="qiaseq").umi_samples == run.samples
+    counts_run = load(
+        tmp_path,
+        write_sheet(tmp_path, fastq=False),
+        protocol="qiaseq",
+        counts=_matrix(tmp_path, ["hsa-miR-21-5p"]),
+    )
+    assert counts_run.from_counts and counts_run.umi_samples == []

@@ -78,10 +78,9 @@ class Run:
     @property
     def umi_samples(self) -> list[str]:
         """Samples whose trimming may run umi_tools extract: UMI kits, and auto (kit found
-        in the job); the others' umi_tools log only says there is none."""
-        return [
-            s for s in self.samples if self.protocols[s].umi_length or self.protocols[s].is_auto
-        ]
+        in the job); the others' umi_tools log only says there is none. None in a counts run."""
+        protocols = self.protocols
+        return [s for s in protocols if protocols[s].umi_length or protocols[s].is_auto]
 
     @property
     def from_counts(self) -> bool:
