@@ -139,6 +139,11 @@ def test_distinct_reads_give_the_per_read_results(tmp_path, monkeypatch, kit):
     report = json.loads((results["distinct"][0] / "cutadapt.json").read_text())
     assert report["basepair_counts"]["quality_trimmed"] > 0  # low-quality ends were trimmed
     assert report["exomir"]["distinct_sequences"] < len(reads)
+    # no temporary path: the same reads give the same report file
+    json_at = report["command_line_arguments"].index("--json") + 1
+    assert report["command_line_arguments"][json_at] == str(
+        results["distinct"][0] / "cutadapt.json"
+    )
 
 
 def test_keep_untrimmed_and_error_rate_keep_their_meaning(tmp_path, monkeypatch):

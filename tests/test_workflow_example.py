@@ -106,6 +106,13 @@ def test_runs_are_byte_identical(example_run, example_rerun):
         "results/annotation/enrichment.tsv",
         "results/qc/sample_qc.tsv",
     ]
+    # and every per-sample file of the trimming step (cutadapt's report included)
+    for folder in ("collapsed", "qc/cutadapt", "qc/read_fates", "qc/kit", "qc/lengths"):
+        files = sorted(
+            p.relative_to(example_run) for p in (example_run / "results" / folder).iterdir()
+        )
+        assert len(files) >= 12, folder
+        tables += files
     for table in tables:
         first = (example_run / table).read_bytes()
         second = (example_rerun / table).read_bytes()

@@ -265,6 +265,11 @@ def trim_distinct_reads(
             distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
         )
         report = distinct.read_report(report_path)
+    # the report names the file it is written to, not the job's temporary one (reruns agree)
+    arguments = report["command_line_arguments"]
+    report["command_line_arguments"] = [
+        cutadapt_report if a == report_path else a for a in arguments
+    ]
     matches = distinct.repeated_read_matches(raw, adapter, log)
     report = distinct.weighted_report(
         report, matches, raw, keep, fastq_path, trimming.quality_cutoff
