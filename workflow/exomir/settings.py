@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import design, reference, schema
+from . import design, reference, schema, sizing
 from .biomarker_settings import (
     BiomarkerSettings,
     check_features,
@@ -79,8 +79,7 @@ class Run:
     def umi_samples(self) -> list[str]:
         """Samples whose trimming may run umi_tools extract: UMI kits, and auto (kit found
         in the job); the others' umi_tools log only says there is none. None in a counts run."""
-        protocols = self.protocols
-        return [s for s in protocols if protocols[s].umi_length or protocols[s].is_auto]
+        return [s for s, p in self.protocols.items() if sizing.trim_path(p) == "umi"]
 
     @property
     def from_counts(self) -> bool:
