@@ -77,6 +77,23 @@ def test_the_trna_stage_sees_every_insert_and_leaves_the_rest(tmp_path):
     assert "reads processed: 4" in Path(outputs["hairpin_log"]).read_text()
 
 
+def test_two_runs_write_byte_identical_bams_and_leave_no_split_folder(tmp_path):
+    stale = tmp_path / "hairpin.tmp"  # as a killed job would leave it
+    stale.mkdir()
+    (stale / "hairpin_hits.fa").write_text(f">stale_x1\n{OUTSIDE}\n")
+    bams = [f"{stage}_bam" for stage in ("hairpin", "mature", "trna")]
+    first = _run(tmp_path, mature_in_hairpins=True, with_trna=True)
+    first_bytes = [Path(first[key]).read_bytes() for key in bams]
+    assert _reads(first["mature_bam"]) == ["seq_1_x9"]
+    assert not stale.exists()
+    second = _run(tmp_path, mature_in_hairpins=True, with_trna=True)
+    # bowtie writes its command line, split files included, into each BAM's header
+    assert [Path(second[key]).read_bytes() for key in bams] == first_bytes
+    view = ["samtools", "view", "-H", second["trna_bam"]]
+    header = subprocess.run(view, capture_output=True, text=True, check=True).stdout
+    assert "hairpin.tmp/hairpin_hits.fa" in header
+
+
 def test_mature_within_hairpins(tmp_path):
     features = tmp_path / "features.tsv"
     features.write_text("feature\tmature_names\tmimat\tsequence\nmiR-in\tmiR-in\tM1\tA\n")

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.workflow
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 RULES = REPO / "workflow" / "rules"
-# tables a user reads: every TSV under results/ except the per-job timings
-COMPARED = "results/**/*.tsv"
+# tables a user reads (every TSV under results/ except the per-job timings) and the BAMs
+COMPARED = ("results/**/*.tsv", "results/**/*.bam")
 
 
 def _rules_text() -> str:
@@ -116,7 +116,7 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 
 def _assert_same_tables(run: Path, reference: Path) -> None:
-    tables = sorted(p.relative_to(reference) for p in reference.glob(COMPARED))
+    tables = sorted(p.relative_to(reference) for c in COMPARED for p in reference.glob(c))
     tables = [t for t in tables if "benchmarks" not in t.parts]
     assert len(tables) > 50
     for table in tables:

@@ -16,7 +16,11 @@ writes the BAM of its stage (``samtools view``):
    Without tRNAs, the misses and the long inserts are that.
 
 bowtie's messages go to one log per stage (MultiQC reads the hairpin ones: that
-pass sees every insert of the window); the commands go to the job's log.
+pass sees every insert of the window); the commands go to the job's log. bowtie
+also writes its command line into each BAM's header (``@PG``), so the hairpin
+hits and misses go to a folder whose path depends only on the sample
+(``results/align/hairpin/<sample>.tmp``, removed at the end): two runs on the
+same input write byte-identical BAMs, which a random temporary folder would not.
 
 The inserts no stage aligned (``remaining``) keep the order and the names of
 the collapsed files: they go to the composition cascade
@@ -30,8 +34,8 @@ import csv
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -85,6 +89,18 @@ def _run_into_bam(bam: str, commands: list[list[str]], stage_log: str, log: IO[s
         raise AlignmentError(f"{bam}: bowtie or samtools exited with {max(codes)}; see {stage_log}")
 
 
+@contextmanager
+def _split_folder(hairpin_bam: str) -> Iterator[str]:
+    """``<hairpin BAM without .bam>.tmp``, empty; removed at the end."""
+    folder = Path(hairpin_bam).with_suffix(".tmp")
+    shutil.rmtree(folder, ignore_errors=True)  # left by a job that was killed
+    folder.mkdir(parents=True)
+    try:
+        yield str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def align_sample(
     collapsed: tuple[str, str],
     indexes: Mapping[str, str],
@@ -103,7 +119,7 @@ def align_sample(
     (reads, long), (mismatches, threads) = collapsed, alignment
     for stage in indexes:
         Path(outputs[f"{stage}_log"]).write_text("")
-    with tempfile.TemporaryDirectory(prefix="exomir-align-") as tmp:
+    with _split_folder(outputs["hairpin_bam"]) as tmp:
         hits, misses = f"{tmp}/hairpin_hits.fa", f"{tmp}/hairpin_misses.fa"
         split = ("--al", hits, "--un", misses)
         hairpin = bowtie(indexes["hairpin"], [reads], mismatches, threads, *split)
