@@ -251,25 +251,20 @@ def trim_distinct_reads(
     keep = trimming.keep_untrimmed
     # one core: the distinct sequences are few, and more cores cost more CPU than they save
     adapter = adapter_pass_args(protocol, None, keep, trimming.error_rate, 1)
-    with tempfile.TemporaryDirectory(prefix="exomir-trim-") as tmp:
-        report_path = str(Path(tmp) / "distinct.cutadapt.json")
-        commands = [[*adapter, "--json", report_path, "--fasta", "--output", "-", "-"]]
-        commands += _extra_passes(protocol)
-        _log_commands(log, commands)
-        inserts = _run_chain(
-            commands,
-            log,
-            sample,
-            fastq_path,
-            lambda stream: distinct.read_trimmed(stream, raw.counts),
-            distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
-        )
-        report = distinct.read_report(report_path)
-    # the report names the file it is written to, not the job's temporary one (reruns agree)
-    arguments = report["command_line_arguments"]
-    report["command_line_arguments"] = [
-        cutadapt_report if a == report_path else a for a in arguments
-    ]
+    # cutadapt's report of the distinct sequences goes where the sample's report goes (so
+    # it names that file, as the other paths' reports do); it is then rewritten in reads
+    commands = [[*adapter, "--json", cutadapt_report, "--fasta", "--output", "-", "-"]]
+    commands += _extra_passes(protocol)
+    _log_commands(log, commands)
+    inserts = _run_chain(
+        commands,
+        log,
+        sample,
+        fastq_path,
+        lambda stream: distinct.read_trimmed(stream, raw.counts),
+        distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
+    )
+    report = distinct.read_report(cutadapt_report)
     matches = distinct.repeated_read_matches(raw, adapter, log)
     report = distinct.weighted_report(
         report, matches, raw, keep, fastq_path, trimming.quality_cutoff
