@@ -1,4 +1,5 @@
-"""The cluster profile on a real single-node SLURM: the README's command, and a cancelled job.
+"""The cluster profile on a real single-node SLURM: the README's command, a partition SLURM
+refuses (stopped before any job), and a cancelled job.
 
 The cluster comes from ``../shared/tools/slurm-single-node.sh`` (Debian slurm-wlm + munge, no
 job accounting); where it cannot start (no root, no package mirror, no script), the tests skip
@@ -109,9 +110,15 @@ def _cluster_command(workdir: Path, example_dir: Path) -> list[str]:
     ]
 
 
-def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        cmd, cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=REPO,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -135,6 +142,23 @@ def test_readme_cluster_command_reproduces_the_local_run(slurm, example_dir, exa
     # the per-sample steps ran in the SLURM jobs, none on the submit host
     assert "localrule trim_reads:" not in proc.stdout
     _assert_same_tables(tmp_path / "cluster", example_run)
+
+
+def test_a_partition_slurm_refuses_stops_the_run_before_any_job(slurm, example_dir, tmp_path):
+    # the SLURM plugin would only find out as it submits the first job, and for a grouped job
+    # it then ends the run with "Error in group sample" and no reason (plugin 2.8.0)
+    profile = yaml.safe_load(PROFILE.read_text())
+    profile["default-resources"]["slurm_partition"] = "nosuch"
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    command = _cluster_command(tmp_path / "run", example_dir)
+    command[command.index("profiles/slurm")] = str(tmp_path / "profile")
+    proc = _run(command, timeout=300)
+    assert proc.returncode != 0
+    assert "exomir: SLURM refuses slurm_partition 'nosuch'" in proc.stdout, proc.stdout[-3000:]
+    assert "invalid partition" in proc.stdout
+    assert "has been submitted" not in proc.stdout
+    assert not (tmp_path / "run" / "results").exists()
 
 
 def _running_sample_job(run_id: str, timeout: float = 120) -> str:
