@@ -40,6 +40,11 @@ def test_targets_merge_each_rules_overrides_over_the_defaults():
     ]
 
 
+def test_an_account_list_gives_one_target_per_account():
+    defaults = {"slurm_partition": "main", "slurm_account": "lab, 'other'"}
+    assert slurm_targets(defaults, []) == [SlurmTarget("main", "lab"), SlurmTarget("main", "other")]
+
+
 def test_targets_without_slurm_resources_are_the_clusters_defaults():
     assert slurm_targets({}, []) == [SlurmTarget("", "")]
     assert slurm_targets({"slurm_partition": None}, [{}]) == [SlurmTarget("", "")]

@@ -19,6 +19,7 @@ Values are read as Snakemake reads a plain name (surrounding quotes dropped).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -53,10 +54,16 @@ def plain(value: object) -> str:
 def slurm_targets(
     defaults: Mapping[str, object], per_rule: Iterable[Mapping[str, object]]
 ) -> list[SlurmTarget]:
-    """The distinct targets of a run: the defaults, and each rule's overrides on top of them."""
-    keys = ("slurm_partition", "slurm_account")
-    merged = [defaults, *({**defaults, **rule} for rule in per_rule)]
-    return sorted({SlurmTarget(*(plain(values.get(key)) for key in keys)) for values in merged})
+    """The distinct targets of a run: the defaults, and each rule's overrides on top of them.
+
+    An account list (``a,b``: the plugin submits to each in turn) gives one target per account.
+    """
+    targets = set()
+    for values in [defaults, *({**defaults, **rule} for rule in per_rule)]:
+        partition, accounts = plain(values.get("slurm_partition")), values.get("slurm_account")
+        for account in re.split(r"[,\s]+", plain(accounts)):
+            targets.add(SlurmTarget(partition, plain(account)))
+    return sorted(targets)
 
 
 def check_target(
