@@ -37,14 +37,6 @@ def count_matrix(wildcards=None):
     return RUN.count_matrix or rules.merge_counts.output.mature
 
 
-def stage_inputs(wildcards):
-    """Alignments the counting of one sample reads: miRNA stages, and tRNAs when configured."""
-    inputs = {f"{t}_bam": f"results/align/{t}/{wildcards.sample}.bam" for t in STAGES}
-    return inputs | (
-        {"trna_table": "results/reference/trna.tsv"} if RUN.trna_table else {}
-    )
-
-
 def counted_files(input):
     """What the counting job of a sample reads, for its memory and run time (exomir.sizing)."""
     return [input[f"{target}_bam"] for target in STAGES]

@@ -33,9 +33,12 @@ rule align_reads:
 rule count_sample:
     """miRNA (isomiR-aware) and tRNA-fragment counts of one sample, from its stage alignments."""
     input:
-        unpack(stage_inputs),
+        mature_bam="results/align/mature/{sample}.bam",
+        hairpin_bam="results/align/hairpin/{sample}.bam",
+        trna_bam="results/align/trna/{sample}.bam" if RUN.trna_table else [],
         read_fates=rules.trim_reads.output.read_fates,
         locations=rules.prepare_reference.output.locations,
+        trna_table="results/reference/trna.tsv" if RUN.trna_table else [],
     output:
         mature="results/counts/per_sample/{sample}.mature.tsv",
         hairpin="results/counts/per_sample/{sample}.hairpin.tsv",

@@ -8,10 +8,10 @@ def main(smk, log):
         composition.insert_reads(smk.input.read_fates),
         smk.input.mature_bam,
         smk.input.hairpin_bam,
-        smk.input.get("trna_bam"),
+        smk.input.trna_bam or None,
         reference.read_locations(smk.input.locations),
         count.Tolerance(alignment["tolerance_5p"], alignment["tolerance_3p"]),
-        trna.read_features(smk.input.trna_table) if smk.input.get("trna_table") else {},
+        trna.read_features(smk.input.trna_table) if smk.input.trna_table else {},
         smk.params.multimappers,
     )
     summary = composition.write_sample_stages(stages, smk.wildcards.sample, True, smk.output)
