@@ -14,7 +14,13 @@ import pytest
 
 from conftest import preprocess_in
 from exomir import distinct, fastq, preprocess
-from exomir.protocols import PRESETS, Protocol, kit_read, trims_distinct_reads
+from exomir.protocols import (
+    PRESETS,
+    Protocol,
+    adapter_pass_args,
+    kit_read,
+    trims_distinct_reads,
+)
 from exomir.reference import read_fasta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,9 +132,16 @@ def test_example_libraries_give_the_per_read_results(tmp_path, monkeypatch, exam
     assert_same(run_both_on(tmp_path, fastq_path, PRESETS["truseq"], monkeypatch))
 
 
-@pytest.mark.parametrize("kit", ["truseq", "nebnext", "illumina_v1", "cats"])
+FIVE_PRIME = "GTTCAGAGTTCTACAGTCCGACGATC"  # a custom 5' adapter: the 5' pass after matching
+KITS = {
+    **{kit: PRESETS[kit] for kit in ("truseq", "nebnext", "illumina_v1", "cats")},
+    "custom_5p": Protocol("custom", PRESETS["truseq"].adapter_3p, adapter_5p=FIVE_PRIME),
+}
+
+
+@pytest.mark.parametrize("kit", KITS)
 def test_distinct_reads_give_the_per_read_results(tmp_path, monkeypatch, kit):
-    protocol = PRESETS[kit]
+    protocol = KITS[kit]
     length = 36 if kit == "illumina_v1" else 50
     reads = kit_reads(protocol, 3000, seed=len(kit), read_length=length)
     results = run_both(tmp_path, protocol, reads, monkeypatch)
@@ -187,6 +200,28 @@ def test_random_base_and_umi_kits_trim_every_read():
     assert not trims_distinct_reads(PRESETS["qiaseq"])
     custom = Protocol("custom", "ACGTACGTACGT", clip_3p=4)
     assert not trims_distinct_reads(custom)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--times", "2"],  # a second adapter search
+        ["--adapter", "ACGTACGTACGT"],  # two adapters
+        ["--minimum-length", "18"],  # a filter of the pass
+        ["--action", "mask"],
+    ],
+)
+def test_the_in_process_adapter_pass_refuses_what_it_does_not_reproduce(extra):
+    args = adapter_pass_args(PRESETS["truseq"], None, False, 0.1, 1)
+    with pytest.raises(ValueError, match="one 3' adapter and nothing else"):
+        distinct.adapter_from_args([*args, *extra])
+
+
+def test_the_in_process_adapter_is_cutadapts_for_the_arguments():
+    args = adapter_pass_args(PRESETS["truseq"], None, True, 0.2, 1)
+    adapter = distinct.adapter_from_args([*args, "--overlap", "5", "--no-indels"])
+    assert adapter.sequence == PRESETS["truseq"].adapter_3p
+    assert (adapter.max_error_rate, adapter.min_overlap, adapter.indels) == (0.2, 5, False)
 
 
 def test_fastq_chunks_name_records_by_index():

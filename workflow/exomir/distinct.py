@@ -8,43 +8,45 @@ identically, and a sample is processed as:
 1. **counting pass** (:func:`exomir.fastq.count_raw_reads`): every raw read is
    quality-trimmed at the position cutadapt's own ``quality_trim_index``
    gives for ``--quality-cutoff`` and identical results are counted;
-2. **cutadapt on the distinct sequences** (one record per distinct sequence,
-   named by its index; FASTA output): the same adapter pass (``-a``, ``-e``,
-   ``--discard-untrimmed``) and the kit's 5' adapter and clip passes as the
-   per-read path, without ``--quality-cutoff`` (already applied);
-3. **multiplicities carried through**: each trimmed record adds its raw-read
-   count to its insert, so the collapsed inserts, the length histogram and
-   every read fate are read counts, exactly as if every read had been trimmed.
+2. **cutadapt's adapter matching on the distinct sequences**, in this process
+   (:func:`trim`): the adapter pass's arguments (``-a``, ``-e``,
+   ``--discard-untrimmed``, without ``--quality-cutoff``, already applied) are
+   parsed by cutadapt's own argument parser into cutadapt's own adapter
+   (:func:`adapter_from_args`), whose ``match_to`` is what cutadapt's adapter
+   cutter calls for every read; a match removes the adapter and what follows it
+   (``match.trimmed``), as cutadapt does. The kit's 5' adapter and clip passes
+   then run as cutadapt commands on the distinct inserts (:func:`through_passes`);
+3. **multiplicities carried through**: each distinct sequence adds its
+   raw-read count to its insert, so the collapsed inserts, the length histogram
+   and every read fate are read counts, exactly as if every read had been
+   trimmed.
 
-cutadapt's JSON report of step 2 counts distinct sequences once each. The
-report written for the sample (the one MultiQC reads) is made to count raw
-reads, as the per-read path's report does: every number of the adapter pass
-is a sum over reads, so the report of the distinct sequences plus ``m - 1``
-times the contribution of each sequence seen ``m > 1`` times is the report of
-all reads. Those contributions come from cutadapt itself: the sequences seen
-more than once (a few percent of the distinct ones) are run through the same
-adapter pass again with ``--info-file``, which lists each read's match
-(errors, position, matched bases). Reads in, reads with adapter, reads
-written, bases in / quality-trimmed / written, adapter matches, the bases
-preceding the adapter and the table of removed lengths by number of errors
-are then the per-read path's numbers (tests compare them with cutadapt run
-on every read); ``expect`` is recomputed with cutadapt's own random-match
-probabilities for the raw read count. The report says so under ``exomir``.
+The report written for the sample (the one MultiQC reads) is cutadapt's JSON
+report for the adapter pass's arguments, written by cutadapt itself for no
+reads (its frame: version, arguments, adapter settings, zero counts), with the
+counts of all raw reads added: every number of the adapter pass is a sum over
+reads of what the read's match (or its absence) contributes, so the sums over
+the distinct sequences, each weighted by its raw reads, are the per-read
+path's numbers. Reads in, reads with adapter, reads written, bases in /
+quality-trimmed / written, adapter matches, the bases preceding the adapter
+and the table of removed lengths by number of errors are added that way
+(tests compare them with cutadapt run on every read); ``expect`` is computed
+with cutadapt's own random-match probabilities for the raw read count. The
+report says so under ``exomir``.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from cutadapt.adapters import BackAdapter, EndStatistics
+from cutadapt.cli import adapters_from_args, get_argument_parser
 from cutadapt.json import OneLine, dumps
 from cutadapt.report import AdjacentBaseStatistics
 
@@ -53,6 +55,19 @@ from .fastq import RawCounts
 BATCH = 65_536  # distinct sequences per chunk written to cutadapt
 PLACEHOLDER_QUALITY = "I"
 GC_CONTENT = 0.5  # cutadapt's default --gc-content, used for 'expect'
+# cutadapt options of the adapter pass that trim() reproduces (see adapter_from_args);
+# adapter matching settings (error rate, overlap, indels, wildcards) are the adapter's own
+HANDLED_OPTIONS = {
+    "adapters",
+    "cores",
+    "error_rate",
+    "overlap",
+    "indels",
+    "match_read_wildcards",
+    "match_adapter_wildcards",
+    "discard_untrimmed",
+    "inputs",
+}
 
 
 def fastq_chunks(sequences: Sequence[str], names: Iterable[int]) -> Iterator[bytes]:
@@ -78,69 +93,91 @@ def read_trimmed(stream: IO[bytes], counts: Sequence[int]) -> Counter:
     return inserts
 
 
-def repeated_read_matches(
-    raw: RawCounts, adapter_args: Sequence[str], log_handle: IO[str]
-) -> list[tuple[int, list[str]]]:
-    """(extra reads, info-file fields) of every distinct sequence seen more than once.
+class Trimmed(NamedTuple):
+    """The adapter pass over the distinct sequences, in raw reads."""
 
-    The sequences go through the adapter pass ``adapter_args`` once more,
-    with ``--info-file``; ``extra reads`` is the raw read
-    count minus the one read the distinct report already counts.
+    inserts: Counter  # insert (bytes) → raw reads
+    # (read length, adapter start or -1 without adapter, errors, base before the adapter)
+    # → raw reads: what the report's numbers are sums of
+    fates: Counter
+
+
+def adapter_from_args(adapter_args: Sequence[str]) -> BackAdapter:
+    """The 3' adapter cutadapt builds from the adapter pass's command ``adapter_args``.
+
+    Parsed by cutadapt's own argument parser and adapter factory, so that the
+    error rate, overlap and indel settings are cutadapt's for these arguments.
+    Only what :func:`trim` reproduces is accepted: one 3' adapter, no option
+    that changes the pass beyond matching and ``--discard-untrimmed``.
     """
-    repeated = [i for i, n in enumerate(raw.counts) if n > 1]
-    if not repeated:
-        return []
-    with tempfile.TemporaryDirectory(prefix="exomir-info-") as tmp:
-        info = Path(tmp) / "info.tsv"
-        command = [*adapter_args, "--quiet", "--info-file", str(info)]
-        subprocess.run(
-            [*command, "--output", "/dev/null", "-"],
-            input=b"".join(fastq_chunks(raw.sequences, repeated)),
-            stderr=log_handle,
-            check=True,
+    parser = get_argument_parser()
+    args = parser.parse_args([*adapter_args[1:], "-"])
+    defaults = parser.parse_args(["-"])
+    changed = {
+        key
+        for key, value in vars(args).items()
+        if value != getattr(defaults, key) and key not in HANDLED_OPTIONS
+    }
+    adapters, _ = adapters_from_args(args)
+    if changed or len(adapters) != 1 or type(adapters[0]) is not BackAdapter:
+        raise ValueError(
+            f"the distinct-read path trims one 3' adapter and nothing else, not "
+            f"{' '.join(adapter_args)}"
         )
-        with open(info) as handle:
-            rows = [line.rstrip("\n").split("\t") for line in handle]
-    return [(raw.counts[int(fields[0])] - 1, fields) for fields in rows]
+    return adapters[0]
 
 
-def _trimmed_lengths(report_end: dict) -> dict[int, dict[int, int]]:
-    errors: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in report_end["trimmed_lengths"]:
-        for n_errors, n in enumerate(row["counts"]):
-            errors[row["len"]][n_errors] += n
-    return errors
+def trim(raw: RawCounts, adapter: BackAdapter, keep_untrimmed: bool) -> Trimmed:
+    """Inserts and read fates of the distinct sequences of ``raw``, weighted by raw reads."""
+    inserts: dict[str, int] = {}
+    fates: Counter = Counter()
+    for sequence, n, match in zip(raw.sequences, raw.counts, map(adapter.match_to, raw.sequences)):
+        if match is None:
+            fates[len(sequence), -1, 0, ""] += n
+            if not keep_untrimmed:
+                continue
+            insert = sequence
+        else:
+            insert = match.trimmed(sequence)
+            base = match.adjacent_base()
+            fates[len(sequence), match.rstart, match.errors, base if base in "ACGT" else ""] += n
+        inserts[insert] = inserts.get(insert, 0) + n
+    return Trimmed(Counter({insert.encode(): n for insert, n in inserts.items()}), fates)
 
 
-def _add_matches(report: dict, matches: list[tuple[int, list[str]]], keep_untrimmed: bool):
-    """Add ``extra`` times each listed read's contribution to the adapter pass's report.
+def insert_chunks(inserts: Counter) -> tuple[list[int], Iterator[bytes]]:
+    """(raw reads per record, FASTQ chunks) of the distinct inserts, records named by index."""
+    sequences = [insert.decode() for insert in inserts]
+    return list(inserts.values()), fastq_chunks(sequences, range(len(sequences)))
+
+
+def _add_fates(report: dict, fates: Counter, keep_untrimmed: bool) -> dict[int, dict[int, int]]:
+    """Add the raw reads of every fate of :func:`trim` to cutadapt's report of no reads.
 
     Returns the removed lengths by number of errors (reads per length and errors).
     """
     reads, bases = report["read_counts"], report["basepair_counts"]
     adapter = report["adapters_read1"][0]
     end = adapter["three_prime_end"]
-    errors = _trimmed_lengths(end)
-    for extra, fields in matches:
-        reads["input"] += extra
-        if fields[1] == "-1":  # no adapter: name, -1, sequence, qualities
-            length = written = len(fields[2])
+    end["adjacent_bases"] = dict.fromkeys(("A", "C", "G", "T", ""), 0)
+    errors: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (length, start, n_errors, base), n in sorted(fates.items()):
+        reads["input"] += n
+        bases["input"] += n * length
+        if start < 0:
             if not keep_untrimmed:
-                written = None
-                reads["filtered"]["discard_untrimmed"] += extra
-        else:  # name, errors, start, end, before, matched, after, adapter name, ...
-            before, matched, after = fields[4], fields[5], fields[6]
-            length, written = len(before) + len(matched) + len(after), len(before)
-            reads["read1_with_adapter"] += extra
-            adapter["total_matches"] += extra
-            end["matches"] += extra
-            base = before[-1:] if before[-1:] in ("A", "C", "G", "T") else ""
-            end["adjacent_bases"][base] += extra
-            errors[len(matched) + len(after)][int(fields[1])] += extra
-        bases["input"] += extra * length
-        if written is not None:
-            reads["output"] += extra
-            bases["output"] += extra * written
+                reads["filtered"]["discard_untrimmed"] += n
+                continue
+            written = length
+        else:
+            written = start
+            reads["read1_with_adapter"] += n
+            adapter["total_matches"] += n
+            end["matches"] += n
+            end["adjacent_bases"][base] += n
+            errors[length - start][n_errors] += n
+        reads["output"] += n
+        bases["output"] += n * written
     return errors
 
 
@@ -167,15 +204,17 @@ def _histogram(errors: dict[int, dict[int, int]], adapter: str, error_rate: floa
 
 def weighted_report(
     report: dict,
-    matches: list[tuple[int, list[str]]],
+    fates: Counter,
     raw: RawCounts,
     keep_untrimmed: bool,
     fastq: str,
     quality_cutoff: int,
 ) -> dict:
-    """The adapter pass's report over all raw reads (see the module docstring)."""
+    """cutadapt's report of no reads with the counts of all raw reads (see the module doc)."""
+    if report["read_counts"]["input"]:
+        raise RuntimeError("the report to fill must be cutadapt's report of no reads")
     end = report["adapters_read1"][0]["three_prime_end"]
-    errors = _add_matches(report, matches, keep_untrimmed)
+    errors = _add_fates(report, fates, keep_untrimmed)
     reads, bases = report["read_counts"], report["basepair_counts"]
     if reads["input"] != raw.raw_reads:
         raise RuntimeError(f"weighted report counts {reads['input']} reads, not {raw.raw_reads}")
@@ -188,11 +227,14 @@ def weighted_report(
         end["trimmed_lengths"] = _histogram(
             errors, end["sequence"], end["error_rate"], raw.raw_reads
         )
+    else:
+        end["adjacent_bases"] = None
     report["input"]["path1"] = fastq
     report["exomir"] = {
         "distinct_sequences": len(raw.sequences),
-        "counts": "raw reads: each distinct quality-trimmed read was trimmed once and "
-        "counted as many times as it occurs",
+        "counts": "raw reads: cutadapt's adapter matching was applied once to each distinct "
+        "quality-trimmed read and counted as many times as the read occurs; the frame is "
+        "cutadapt's report of these arguments for no reads",
         "quality_trimming": f"cutoff {quality_cutoff}, applied to every raw read before "
         "cutadapt with cutadapt's quality_trim_index",
     }

@@ -249,25 +249,37 @@ def trim_distinct_reads(
         f"{raw.quality_trimmed_bp} bases trimmed)\n"
     )
     keep = trimming.keep_untrimmed
-    # one core: the distinct sequences are few, and more cores cost more CPU than they save
-    adapter = adapter_pass_args(protocol, None, keep, trimming.error_rate, 1)
-    # cutadapt's report of the distinct sequences goes where the sample's report goes (so
-    # it names that file, as the other paths' reports do); it is then rewritten in reads
-    commands = [[*adapter, "--json", cutadapt_report, "--fasta", "--output", "-", "-"]]
-    commands += _extra_passes(protocol)
-    _log_commands(log, commands)
-    inserts = _run_chain(
-        commands,
-        log,
-        sample,
-        fastq_path,
-        lambda stream: distinct.read_trimmed(stream, raw.counts),
-        distinct.fastq_chunks(raw.sequences, range(len(raw.sequences))),
+    adapter_args = adapter_pass_args(protocol, None, keep, trimming.error_rate, 1)
+    # cutadapt checks the arguments and writes its report for no reads where the sample's
+    # report goes (so it names that file, as the other paths' reports do)
+    frame = [*adapter_args, "--quiet", "--json", cutadapt_report, "--output", "-", "-"]
+    log.write(f"# report frame (cutadapt on no reads): {' '.join(frame)}\n")
+    _run_chain([frame], log, sample, fastq_path, lambda stream: stream.read(), ())
+    trimmed = distinct.trim(raw, distinct.adapter_from_args(adapter_args), keep)
+    log.write(
+        f"# adapter pass: {' '.join(adapter_args)}, as cutadapt's adapter matching in this "
+        f"process, on each of the {len(raw.sequences)} distinct reads\n"
     )
-    report = distinct.read_report(cutadapt_report)
-    matches = distinct.repeated_read_matches(raw, adapter, log)
+    inserts = trimmed.inserts
+    if passes := _extra_passes(protocol):
+        _log_commands(log, passes)
+        counts, chunks = distinct.insert_chunks(inserts)
+        passes[-1][-1:] = ["--fasta", "-"]  # FASTA out: the names are all that is read back
+        inserts = _run_chain(
+            passes,
+            log,
+            sample,
+            fastq_path,
+            lambda stream: distinct.read_trimmed(stream, counts),
+            chunks,
+        )
     report = distinct.weighted_report(
-        report, matches, raw, keep, fastq_path, trimming.quality_cutoff
+        distinct.read_report(cutadapt_report),
+        trimmed.fates,
+        raw,
+        keep,
+        fastq_path,
+        trimming.quality_cutoff,
     )
     distinct.write_report(report, cutadapt_report)
     return inserts
