@@ -129,7 +129,7 @@ def adapter_from_args(adapter_args: Sequence[str]) -> BackAdapter:
 
 def trim(raw: RawCounts, adapter: BackAdapter, keep_untrimmed: bool) -> Trimmed:
     """Inserts and read fates of the distinct sequences of ``raw``, weighted by raw reads."""
-    inserts: dict[str, int] = {}
+    inserts: Counter = Counter()  # keyed by bytes, as the other paths' inserts
     fates: Counter = Counter()
     for sequence, n, match in zip(raw.sequences, raw.counts, map(adapter.match_to, raw.sequences)):
         if match is None:
@@ -141,8 +141,9 @@ def trim(raw: RawCounts, adapter: BackAdapter, keep_untrimmed: bool) -> Trimmed:
             insert = match.trimmed(sequence)
             base = match.adjacent_base()
             fates[len(sequence), match.rstart, match.errors, base if base in "ACGT" else ""] += n
-        inserts[insert] = inserts.get(insert, 0) + n
-    return Trimmed(Counter({insert.encode(): n for insert, n in inserts.items()}), fates)
+        key = insert.encode()
+        inserts[key] = inserts.get(key, 0) + n
+    return Trimmed(inserts, fates)
 
 
 def insert_chunks(inserts: Counter) -> tuple[list[int], Iterator[bytes]]:

@@ -68,7 +68,8 @@ class Model:
 # --memory-reads 100000 1000000 20000000` (peak RSS of the job's processes, MB, at 0.1 / 1 /
 # 20 M reads): distinct (TruSeq) 57 / 104 / 907, every read (NEXTflex) 147 / 169 / 583, UMI
 # (QIAseq) 331 / 389 / 892; CPU seconds per million reads 2.3-2.9, 9.2-9.7, 46-49. A later
-# measurement at 20 M reads: NEXTflex 702 MB (6.7 cpu-s per M), QIAseq 938 MB.
+# measurement at 20 M reads: NEXTflex 702 MB (6.7 cpu-s per M), QIAseq 938 MB, TruSeq 741 MB
+# (1.7 cpu-s per M).
 # trimming: per million raw reads
 TRIM_MODELS = {
     # one process at a time does most of the work: the counting pass, then cutadapt
