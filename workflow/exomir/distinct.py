@@ -15,7 +15,7 @@ identically, and a sample is processed as:
    (:func:`adapter_from_args`), whose ``match_to`` is what cutadapt's adapter
    cutter calls for every read; a match removes the adapter and what follows it
    (``match.trimmed``), as cutadapt does. The kit's 5' adapter and clip passes
-   then run as cutadapt commands on the distinct inserts (:func:`through_passes`);
+   then run as cutadapt commands on the distinct inserts (:func:`insert_chunks`);
 3. **multiplicities carried through**: each distinct sequence adds its
    raw-read count to its insert, so the collapsed inserts, the length histogram
    and every read fate are read counts, exactly as if every read had been
