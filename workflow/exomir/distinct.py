@@ -152,15 +152,16 @@ def insert_chunks(inserts: Counter) -> tuple[list[int], Iterator[bytes]]:
     return list(inserts.values()), fastq_chunks(sequences, range(len(sequences)))
 
 
-def _add_fates(report: dict, fates: Counter, keep_untrimmed: bool) -> dict[int, dict[int, int]]:
+def _add_fates(report: dict, fates: Counter, keep_untrimmed: bool) -> tuple[dict, dict]:
     """Add the raw reads of every fate of :func:`trim` to cutadapt's report of no reads.
 
-    Returns the removed lengths by number of errors (reads per length and errors).
+    Returns the removed lengths by number of errors (reads per length and errors) and
+    the reads per base before the adapter, which the report shows only with matches.
     """
     reads, bases = report["read_counts"], report["basepair_counts"]
     adapter = report["adapters_read1"][0]
     end = adapter["three_prime_end"]
-    end["adjacent_bases"] = dict.fromkeys(("A", "C", "G", "T", ""), 0)
+    adjacent = dict.fromkeys(("A", "C", "G", "T", ""), 0)
     errors: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for (length, start, n_errors, base), n in sorted(fates.items()):
         reads["input"] += n
@@ -175,11 +176,11 @@ def _add_fates(report: dict, fates: Counter, keep_untrimmed: bool) -> dict[int, 
             reads["read1_with_adapter"] += n
             adapter["total_matches"] += n
             end["matches"] += n
-            end["adjacent_bases"][base] += n
+            adjacent[base] += n
             errors[length - start][n_errors] += n
         reads["output"] += n
         bases["output"] += n * written
-    return errors
+    return errors, adjacent
 
 
 def _histogram(errors: dict[int, dict[int, int]], adapter: str, error_rate: float, n: int):
@@ -215,7 +216,7 @@ def weighted_report(
     if report["read_counts"]["input"]:
         raise RuntimeError("the report to fill must be cutadapt's report of no reads")
     end = report["adapters_read1"][0]["three_prime_end"]
-    errors = _add_fates(report, fates, keep_untrimmed)
+    errors, adjacent = _add_fates(report, fates, keep_untrimmed)
     reads, bases = report["read_counts"], report["basepair_counts"]
     if reads["input"] != raw.raw_reads:
         raise RuntimeError(f"weighted report counts {reads['input']} reads, not {raw.raw_reads}")
@@ -224,12 +225,11 @@ def weighted_report(
     for key in ("input", "quality_trimmed", "output"):
         bases[f"{key}_read1"] = bases[key]
     if end["matches"]:  # cutadapt leaves these empty (null) without any match
-        end["dominant_adjacent_base"] = AdjacentBaseStatistics(end["adjacent_bases"]).warnbase
+        end["adjacent_bases"] = adjacent
+        end["dominant_adjacent_base"] = AdjacentBaseStatistics(adjacent).warnbase
         end["trimmed_lengths"] = _histogram(
             errors, end["sequence"], end["error_rate"], raw.raw_reads
         )
-    else:
-        end["adjacent_bases"] = None
     report["input"]["path1"] = fastq
     report["exomir"] = {
         "distinct_sequences": len(raw.sequences),
