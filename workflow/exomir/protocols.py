@@ -64,7 +64,6 @@ class Protocol(NamedTuple):
     clip_3p: int = 0  # bases cut from the insert's 3' end after adapter removal
     umi_length: int = 0  # UMI right after the 3' adapter (QIAseq)
     description: str = ""
-    extra_adapter_args: tuple[str, ...] = ()
 
     @property
     def is_auto(self) -> bool:
@@ -260,7 +259,6 @@ def adapter_pass_args(
         args += ["--quality-cutoff", str(quality_cutoff)]
     args += ["--error-rate", str(error_rate)]
     args += ["--adapter", protocol.adapter_3p]
-    args += list(protocol.extra_adapter_args)
     if not keep_untrimmed:
         args.append("--discard-untrimmed")
     return args
