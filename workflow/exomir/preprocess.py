@@ -253,7 +253,8 @@ def trim_distinct_reads(
     # cutadapt checks the arguments and writes its report for no reads where the sample's
     # report goes (so it names that file, as the other paths' reports do)
     frame = [*adapter_args, "--quiet", "--json", cutadapt_report, "--output", "-", "-"]
-    log.write(f"# report frame (cutadapt on no reads): {' '.join(frame)}\n")
+    log.write("# report frame: cutadapt on no reads\n")
+    _log_commands(log, [frame])  # flushed before cutadapt writes to the same log
     _run_chain([frame], log, sample, fastq_path, lambda stream: stream.read(), ())
     trimmed = distinct.trim(raw, distinct.adapter_from_args(adapter_args), keep)
     log.write(
